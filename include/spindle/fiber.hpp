@@ -1,0 +1,134 @@
+#pragma once
+// fiber: a stackful coroutine, resumed explicitly.
+//
+// A fiber runs its body on a stack of its own. resume() runs it until the body calls
+// fiber::suspend() or returns; suspend() may be called from any depth of ordinary calls. The body
+// object lives at the top of the fiber's stack, so creating a fiber costs one pooled stack and no
+// heap allocation.
+
+#include <spindle/errors.hpp>
+#include <spindle/stack.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <new>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace spindle {
+
+class fiber;
+
+namespace detail {
+
+struct fiber_control;
+
+// forced_unwind is what a suspended fiber sees thrown from its suspension point when it is
+// destroyed, reassigned or closed. A `catch (...)` that sees it must rethrow it.
+struct forced_unwind {};
+
+// body_operations erases the body's type: how to run it and how to destroy it.
+struct body_operations {
+    void (*run)(void* body);
+    void (*destroy)(void* body) noexcept;
+};
+
+template <class Body>
+inline constexpr body_operations body_operations_for{
+    [](void* body) { std::invoke(*static_cast<Body*>(body)); },
+    [](void* body) noexcept { static_cast<Body*>(body)->~Body(); },
+};
+
+// create_fiber() takes a stack and lays out the control block and room for the body at its top;
+// abandon_fiber() gives back one whose body could not be constructed.
+fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
+                            std::size_t body_alignment, const body_operations& operations);
+void* body_storage(fiber_control* control) noexcept;
+void abandon_fiber(fiber_control* control) noexcept;
+void set_owner(fiber_control* control, fiber* owner) noexcept;
+
+// unwind_outcome says how a suspended fiber took an unwind request.
+enum class unwind_outcome {
+    unwound,          // it finished (or had never started)
+    ignored_return,   // the body swallowed forced_unwind and returned normally
+    ignored_suspend,  // the body swallowed forced_unwind and suspended again
+};
+
+// fiber_access is the door for layers above fiber (generator, scheduler) to reach what users
+// should not: unwinding with a report instead of a stop.
+struct fiber_access {
+    // unwind() unwinds a suspended fiber from its suspension point. An exception other than
+    // forced_unwind that escapes the body while unwinding is rethrown.
+    static unwind_outcome unwind(fiber& f);
+    static fiber_control* control(const fiber& f) noexcept;
+};
+
+}  // namespace detail
+
+// fiber is a move-only handle to a stackful coroutine.
+class fiber {
+public:
+    // fiber() makes an empty fiber: it holds no body and is done().
+    fiber() noexcept = default;
+
+    // fiber(body, options) makes a fiber that will run body() on a stack of its own when first
+    // resumed. Nothing runs yet.
+    template <class F>
+        requires(!std::same_as<std::remove_cvref_t<F>, fiber> &&
+                 std::invocable<std::decay_t<F>&>)
+    explicit fiber(F&& body, stack_options options = {}) {
+        using Body = std::decay_t<F>;
+        control_ = detail::create_fiber(options, sizeof(Body), alignof(Body),
+                                        detail::body_operations_for<Body>);
+        try {
+            ::new (detail::body_storage(control_)) Body(std::forward<F>(body));
+        } catch (...) {
+            detail::abandon_fiber(std::exchange(control_, nullptr));
+            throw;
+        }
+        detail::set_owner(control_, this);
+    }
+
+    fiber(fiber&& other) noexcept;
+    // operator=() unwinds the fiber this one held, if it was suspended, before taking other's.
+    fiber& operator=(fiber&& other) noexcept;
+    // ~fiber() unwinds a suspended fiber first: destructors on its stack run.
+    ~fiber();
+
+    // resume() runs the fiber until its body suspends or returns. An exception that escapes the
+    // body is rethrown here, and the fiber is then done. Throws fiber_error on an empty or
+    // finished fiber, and on one that is running (itself, or one of those that resumed it).
+    void resume();
+
+    // done() tells whether the body has returned or thrown (an empty fiber is done).
+    bool done() const noexcept;
+    explicit operator bool() const noexcept { return !done(); }
+
+    // id() is a number unique to this fiber within the process (0 for an empty fiber).
+    std::uint64_t id() const noexcept;
+    // set_name() names the fiber in error messages (such as a stack overflow); up to 31 bytes
+    // are kept.
+    void set_name(std::string_view name);
+    // name() is the name set_name() gave, or empty.
+    std::string_view name() const noexcept;
+
+    // suspend() returns from inside a fiber to whoever called resume(). Throws fiber_error
+    // outside any fiber, and inside a scheduled task that was not resumed through a fiber
+    // (a task gives up the thread with this_fiber::yield()).
+    static void suspend();
+
+    // current() is the innermost running fiber, or nullptr.
+    static fiber* current() noexcept;
+
+private:
+    friend struct detail::fiber_access;
+    void release() noexcept;
+
+    detail::fiber_control* control_ = nullptr;
+};
+
+}  // namespace spindle

@@ -1,0 +1,248 @@
+// fiber: creation on a pooled stack, resume/suspend, unwinding, and the misuse checks.
+
+#include "fiber_control.hpp"
+
+#include <cxxabi.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace spindle {
+namespace detail {
+namespace {
+
+std::atomic<std::uint64_t> next_fiber_id{1};
+
+// Successive fibers start their stacks at different offsets within a page, so that the hot
+// frames of many fibers do not all fall into the same L1 cache sets (PhotonLibOS measured this).
+constexpr std::size_t stagger_step = 64;
+constexpr std::size_t stagger_slots = 16;
+// The least room a body must leave for the fiber to run on.
+constexpr std::size_t minimum_running_room = 2048;
+
+[[noreturn]] void stop_process(const fiber_control& control, const char* what) noexcept {
+    char description[96];
+    describe_fiber(control, description, sizeof description);
+    std::fprintf(stderr, "spindle: %s %s; stopping the process\n", description, what);
+    std::abort();
+}
+
+[[noreturn]] void fiber_main(void* start) {
+    auto* control = static_cast<fiber_control*>(start);
+    after_switch(control->self.sanitizer);
+    bool unwound = false;
+    try {
+        control->operations.run(control->body);
+    } catch (const forced_unwind&) {
+        unwound = true;
+    } catch (...) {
+        control->exception = std::current_exception();
+    }
+    control->ignored_unwind = control->unwind_requested && !unwound && !control->exception;
+    control->operations.destroy(control->body);
+    control->state = fiber_state::done;
+    set_current_control(control->parent);
+    switch_context(control->self, *control->resumer, nullptr, /*leaving_for_good=*/true);
+    __builtin_unreachable();
+}
+
+std::byte* align_down(std::byte* p, std::size_t alignment) noexcept {
+    return reinterpret_cast<std::byte*>(reinterpret_cast<std::uintptr_t>(p) & ~(alignment - 1));
+}
+
+void free_fiber(fiber_control* control) noexcept {
+    if (!stack_canary_intact(control->stack))
+        stop_process(*control, "ran past the end of its unguarded stack");
+    on_stack_destroyed(control->self.sanitizer);
+    const stack_memory stack = control->stack;
+    control->~fiber_control();
+    release_stack(stack);
+}
+
+}  // namespace
+
+exception_state* fetch_thread_exception_state() noexcept {
+    return cached_thread_exception_state =
+               reinterpret_cast<exception_state*>(abi::__cxa_get_globals());
+}
+
+fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
+                            std::size_t body_alignment, const body_operations& operations) {
+    if (options.guard) install_overflow_handler();
+    const stack_memory stack = acquire_stack(options);
+    const std::uint64_t id = next_fiber_id.fetch_add(1, std::memory_order_relaxed);
+    std::byte* control_at = align_down(stack.top() - sizeof(fiber_control), 64);
+    std::byte* body_at =
+        align_down(control_at - body_size, body_alignment > 16 ? body_alignment : 16);
+    std::byte* context_top = body_at - (id % stagger_slots) * stagger_step;
+    if (context_top < stack.usable_bottom() + minimum_running_room) {
+        release_stack(stack);
+        throw fiber_error("spindle: a fiber body of " + std::to_string(body_size) +
+                          " bytes leaves no room to run on a stack of " +
+                          std::to_string(stack.usable) + " bytes");
+    }
+    auto* control = ::new (control_at) fiber_control{};
+    control->entry = &fiber_main;
+    control->operations = operations;
+    control->body = body_at;
+    control->stack = stack;
+    control->id = id;
+    control->self.sp = spindle_context_make(
+        context_top, static_cast<std::size_t>(context_top - stack.usable_bottom()));
+    on_stack_created(control->self.sanitizer, stack.usable_bottom(), stack.usable);
+    return control;
+}
+
+void* body_storage(fiber_control* control) noexcept { return control->body; }
+
+void abandon_fiber(fiber_control* control) noexcept { free_fiber(control); }
+
+void set_owner(fiber_control* control, fiber* owner) noexcept { control->owner = owner; }
+
+void resume_control(fiber_control* control) noexcept {
+    context_record resumer;
+    control->resumer = &resumer;
+    control->parent = current_control();
+    control->state = fiber_state::running;
+    set_current_control(control);
+    switch_context(resumer, control->self, control);
+}
+
+void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept {
+    // Built by hand: the overflow handler calls this where snprintf is not safe.
+    std::size_t at = 0;
+    auto put = [&](const char* text) {
+        while (*text && at + 1 < size) buffer[at++] = *text++;
+    };
+    char digits[24];
+    std::size_t n = 0;
+    std::uint64_t id = control.id;
+    do digits[n++] = static_cast<char>('0' + id % 10); while ((id /= 10) != 0);
+    char id_text[24];
+    for (std::size_t i = 0; i < n; ++i) id_text[i] = digits[n - 1 - i];
+    id_text[n] = '\0';
+    if (control.name[0]) {
+        put("fiber '");
+        put(control.name);
+        put("' (id ");
+        put(id_text);
+        put(")");
+    } else {
+        put("fiber id ");
+        put(id_text);
+    }
+    buffer[at] = '\0';
+}
+
+unwind_outcome fiber_access::unwind(fiber& f) {
+    fiber_control* control = f.control_;
+    if (!control || control->state == fiber_state::done) return unwind_outcome::unwound;
+    if (control->state == fiber_state::created) {
+        control->operations.destroy(control->body);
+        control->state = fiber_state::done;
+        return unwind_outcome::unwound;
+    }
+    if (control->state == fiber_state::running)
+        throw fiber_error("spindle: cannot unwind a running fiber");
+    control->unwind_requested = true;
+    resume_control(control);
+    if (control->state != fiber_state::done) return unwind_outcome::ignored_suspend;
+    if (control->exception) std::rethrow_exception(std::exchange(control->exception, nullptr));
+    return control->ignored_unwind ? unwind_outcome::ignored_return : unwind_outcome::unwound;
+}
+
+fiber_control* fiber_access::control(const fiber& f) noexcept { return f.control_; }
+
+}  // namespace detail
+
+using detail::fiber_control;
+using detail::fiber_state;
+
+fiber::fiber(fiber&& other) noexcept : control_(std::exchange(other.control_, nullptr)) {
+    if (control_) detail::set_owner(control_, this);
+}
+
+fiber& fiber::operator=(fiber&& other) noexcept {
+    if (this != &other) {
+        release();
+        control_ = std::exchange(other.control_, nullptr);
+        if (control_) detail::set_owner(control_, this);
+    }
+    return *this;
+}
+
+fiber::~fiber() { release(); }
+
+void fiber::release() noexcept {
+    fiber_control* control = std::exchange(control_, nullptr);
+    if (!control) return;
+    if (control->state == fiber_state::running)
+        detail::stop_process(*control, "was destroyed while running");
+    fiber_control* const saved = control;
+    control_ = saved;  // unwind() works on the handle
+    detail::unwind_outcome outcome{};
+    try {
+        outcome = detail::fiber_access::unwind(*this);
+    } catch (...) {
+        detail::stop_process(*saved, "threw an exception while being unwound on destruction");
+    }
+    control_ = nullptr;
+    if (outcome == detail::unwind_outcome::ignored_suspend)
+        detail::stop_process(*saved,
+                             "swallowed its unwinding (a catch (...) that did not rethrow) and "
+                             "suspended again while being destroyed");
+    if (outcome == detail::unwind_outcome::ignored_return)
+        detail::stop_process(*saved,
+                             "swallowed its unwinding (a catch (...) that did not rethrow) and "
+                             "returned normally while being destroyed");
+    detail::free_fiber(saved);
+}
+
+void fiber::resume() {
+    fiber_control* control = control_;
+    if (!control) throw fiber_error("spindle: resume() on an empty fiber");
+    if (control->state == fiber_state::done)
+        throw fiber_error("spindle: resume() on a finished fiber");
+    if (control->state == fiber_state::running)
+        throw fiber_error(
+            "spindle: resume() on a running fiber (the current fiber, or one that resumed it)");
+    detail::resume_control(control);
+    if (control->exception) [[unlikely]]
+        std::rethrow_exception(std::exchange(control->exception, nullptr));
+}
+
+bool fiber::done() const noexcept { return !control_ || control_->state == fiber_state::done; }
+
+std::uint64_t fiber::id() const noexcept { return control_ ? control_->id : 0; }
+
+void fiber::set_name(std::string_view name) {
+    if (!control_) throw fiber_error("spindle: set_name() on an empty fiber");
+    const std::size_t n = std::min(name.size(), sizeof control_->name - 1);
+    std::memcpy(control_->name, name.data(), n);
+    control_->name[n] = '\0';
+}
+
+std::string_view fiber::name() const noexcept { return control_ ? control_->name : ""; }
+
+void fiber::suspend() {
+    fiber_control* control = detail::current_control();
+    if (!control) throw fiber_error("spindle: fiber::suspend() called outside any fiber");
+    if (control->is_task)
+        throw fiber_error(
+            "spindle: fiber::suspend() called in a scheduled task that is not inside a fiber; "
+            "use this_fiber::yield() to let other tasks run");
+    control->state = fiber_state::suspended;
+    detail::set_current_control(control->parent);
+    detail::switch_context(control->self, *control->resumer, nullptr);
+    if (control->unwind_requested) [[unlikely]]
+        throw detail::forced_unwind{};
+}
+
+fiber* fiber::current() noexcept {
+    fiber_control* control = detail::current_control();
+    return control && !control->is_task ? control->owner : nullptr;
+}
+
+}  // namespace spindle

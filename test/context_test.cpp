@@ -1,0 +1,127 @@
+// The context layer on its own: make, switch, argument passing, callee-saved state.
+
+#include "context/context.hpp"
+#include "stack.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cfenv>
+#include <cstdint>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+using namespace spindle::detail;
+
+namespace {
+
+struct ping_pong {
+    context_entry entry;
+    void* main_sp = nullptr;
+    void* fiber_sp = nullptr;
+    std::vector<std::intptr_t> seen = {};
+};
+
+[[noreturn]] void ping_pong_main(void* start) {
+    auto* state = static_cast<ping_pong*>(start);
+    void* arg = start;
+    for (std::intptr_t i = 0;; ++i) {
+        state->seen.push_back(i);
+        arg = spindle_context_switch(&state->fiber_sp, state->main_sp,
+                                     reinterpret_cast<void*>(i * 10));
+        (void)arg;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("context: a fresh context runs its entry and passes arguments both ways") {
+    stack_memory stack = acquire_stack({});
+    ping_pong state{.entry = &ping_pong_main};
+    state.fiber_sp = spindle_context_make(stack.top(), stack.usable);
+    for (std::intptr_t i = 0; i < 5; ++i) {
+        void* back = spindle_context_switch(&state.main_sp, state.fiber_sp, &state);
+        CHECK(reinterpret_cast<std::intptr_t>(back) == i * 10);
+    }
+    CHECK(state.seen == std::vector<std::intptr_t>{0, 1, 2, 3, 4});
+    release_stack(stack);
+}
+
+namespace {
+
+struct aligned_probe {
+    context_entry entry;
+    void* main_sp = nullptr;
+    void* fiber_sp = nullptr;
+    std::uintptr_t frame_address = 0;
+};
+
+[[noreturn]] __attribute__((noinline)) void alignment_main(void* start) {
+    auto* probe = static_cast<aligned_probe*>(start);
+    alignas(16) volatile char local[16] = {};
+    probe->frame_address = reinterpret_cast<std::uintptr_t>(&local[0]);
+    spindle_context_switch(&probe->fiber_sp, probe->main_sp, nullptr);
+    __builtin_trap();
+}
+
+}  // namespace
+
+TEST_CASE("context: a fresh context starts with the stack aligned as the ABI requires") {
+    // Try several unaligned tops: make() must align whatever it is given.
+    for (std::size_t skew : {0, 1, 8, 15}) {
+        stack_memory stack = acquire_stack({});
+        aligned_probe probe{.entry = &alignment_main};
+        probe.fiber_sp = spindle_context_make(stack.top() - 64 - skew, stack.usable - 128);
+        spindle_context_switch(&probe.main_sp, probe.fiber_sp, &probe);
+        CHECK(probe.frame_address % 16 == 0);
+        release_stack(stack);
+    }
+}
+
+#if defined(__x86_64__)
+namespace {
+
+struct control_probe {
+    context_entry entry;
+    void* main_sp = nullptr;
+    void* fiber_sp = nullptr;
+    unsigned fiber_rounding = 0;
+};
+
+[[noreturn]] void control_main(void* start) {
+    auto* probe = static_cast<control_probe*>(start);
+    for (;;) {
+        // The fiber changes its own rounding mode; the switch must restore the main side's.
+        _MM_SET_ROUNDING_MODE(_MM_ROUND_TOWARD_ZERO);
+        std::fesetround(FE_TOWARDZERO);
+        spindle_context_switch(&probe->fiber_sp, probe->main_sp, nullptr);
+        probe->fiber_rounding = _MM_GET_ROUNDING_MODE();
+    }
+}
+
+unsigned x87_control_word() {
+    unsigned short cw;
+    asm volatile("fnstcw %0" : "=m"(cw));
+    return cw;
+}
+
+}  // namespace
+
+TEST_CASE("context: MXCSR and x87 control bits are preserved per context") {
+    const unsigned main_mxcsr = _mm_getcsr() & 0xffc0u;
+    const unsigned main_cw = x87_control_word();
+    stack_memory stack = acquire_stack({});
+    control_probe probe{.entry = &control_main};
+    probe.fiber_sp = spindle_context_make(stack.top(), stack.usable);
+    spindle_context_switch(&probe.main_sp, probe.fiber_sp, &probe);
+    CHECK((_mm_getcsr() & 0xffc0u) == main_mxcsr);
+    CHECK(x87_control_word() == main_cw);
+    // And the fiber gets its own mode back when resumed.
+    spindle_context_switch(&probe.main_sp, probe.fiber_sp, &probe);
+    CHECK(probe.fiber_rounding == _MM_ROUND_TOWARD_ZERO);
+    CHECK((_mm_getcsr() & 0xffc0u) == main_mxcsr);
+    release_stack(stack);
+}
+#endif
