@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace spindle {
@@ -89,8 +90,8 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
     control->body = body_at;
     control->stack = stack;
     control->id = id;
-    control->self.sp = spindle_context_make(
-        context_top, static_cast<std::size_t>(context_top - stack.usable_bottom()));
+    spindle_context_make(&control->self, context_top,
+                         static_cast<std::size_t>(context_top - stack.usable_bottom()));
     on_stack_created(control->self.sanitizer, stack.usable_bottom(), stack.usable);
     return control;
 }
@@ -155,6 +156,39 @@ unwind_outcome fiber_access::unwind(fiber& f) {
 
 fiber_control* fiber_access::control(const fiber& f) noexcept { return f.control_; }
 
+void refuse_resume(const fiber_control* control) {
+    if (!control) throw fiber_error("spindle: resume() on an empty fiber");
+    if (control->state == fiber_state::done)
+        throw fiber_error("spindle: resume() on a finished fiber");
+    throw fiber_error(
+        "spindle: resume() on a running fiber (the current fiber, or one that resumed it)");
+}
+
+void rethrow_escaped(fiber_control* control) {
+    std::rethrow_exception(std::exchange(control->exception, nullptr));
+}
+
+void refuse_suspend(const fiber_control* control) {
+    if (!control) throw fiber_error("spindle: fiber::suspend() called outside any fiber");
+    throw fiber_error(
+        "spindle: fiber::suspend() called in a scheduled task that is not inside a fiber; "
+        "use this_fiber::yield() to let other tasks run");
+}
+
+void resume_annotated(fiber_control* control) noexcept {
+    control->parent = current_control();
+    control->resumer = &control->caller;
+    control->state = fiber_state::running;
+    set_current_control(control);
+    switch_context(control->caller, control->self, control);
+}
+
+void suspend_annotated(fiber_control* control) noexcept {
+    control->state = fiber_state::suspended;
+    set_current_control(control->parent);
+    switch_context(control->self, *control->resumer, nullptr);
+}
+
 }  // namespace detail
 
 using detail::fiber_control;
@@ -200,21 +234,6 @@ void fiber::release() noexcept {
     detail::free_fiber(saved);
 }
 
-void fiber::resume() {
-    fiber_control* control = control_;
-    if (!control) throw fiber_error("spindle: resume() on an empty fiber");
-    if (control->state == fiber_state::done)
-        throw fiber_error("spindle: resume() on a finished fiber");
-    if (control->state == fiber_state::running)
-        throw fiber_error(
-            "spindle: resume() on a running fiber (the current fiber, or one that resumed it)");
-    detail::resume_control(control);
-    if (control->exception) [[unlikely]]
-        std::rethrow_exception(std::exchange(control->exception, nullptr));
-}
-
-bool fiber::done() const noexcept { return !control_ || control_->state == fiber_state::done; }
-
 std::uint64_t fiber::id() const noexcept { return control_ ? control_->id : 0; }
 
 void fiber::set_name(std::string_view name) {
@@ -225,24 +244,5 @@ void fiber::set_name(std::string_view name) {
 }
 
 std::string_view fiber::name() const noexcept { return control_ ? control_->name : ""; }
-
-void fiber::suspend() {
-    fiber_control* control = detail::current_control();
-    if (!control) throw fiber_error("spindle: fiber::suspend() called outside any fiber");
-    if (control->is_task)
-        throw fiber_error(
-            "spindle: fiber::suspend() called in a scheduled task that is not inside a fiber; "
-            "use this_fiber::yield() to let other tasks run");
-    control->state = fiber_state::suspended;
-    detail::set_current_control(control->parent);
-    detail::switch_context(control->self, *control->resumer, nullptr);
-    if (control->unwind_requested) [[unlikely]]
-        throw detail::forced_unwind{};
-}
-
-fiber* fiber::current() noexcept {
-    fiber_control* control = detail::current_control();
-    return control && !control->is_task ? control->owner : nullptr;
-}
 
 }  // namespace spindle

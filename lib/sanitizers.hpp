@@ -6,6 +6,8 @@
 // and keeps a "fake stack" per context); ThreadSanitizer keeps a fiber object per context;
 // Valgrind only needs each stack registered once, when it is mapped.
 
+#include <spindle/detail/fiber_control.hpp>
+
 #include <cstddef>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -36,21 +38,6 @@
 #endif
 
 namespace spindle::detail {
-
-// sanitizer_context is what the tools need to know about one execution context.
-struct sanitizer_context {
-#if SPINDLE_ASAN
-    const void* stack_bottom = nullptr;
-    std::size_t stack_size = 0;
-    void* fake_stack = nullptr;
-#endif
-#if SPINDLE_TSAN
-    void* tsan_fiber = nullptr;
-#endif
-#if SPINDLE_VALGRIND
-    unsigned valgrind_stack_id = 0;
-#endif
-};
 
 #if SPINDLE_ASAN
 // The context a switch left, so the arriving side can record the bounds of its stack.

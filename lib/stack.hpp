@@ -1,25 +1,13 @@
 #pragma once
 // The stack layer: mmap'd fiber stacks with an optional guard page, recycled per thread.
 
+#include <spindle/detail/fiber_control.hpp>
 #include <spindle/stack.hpp>
 
 #include <cstddef>
 #include <cstdint>
 
 namespace spindle::detail {
-
-// stack_memory is one mapped stack. The usable part ends at top(); a guard page, if any, sits
-// right below usable_bottom().
-struct stack_memory {
-    std::byte* base = nullptr;  // lowest mapped address, guard page included
-    std::size_t mapped = 0;     // bytes mapped, guard page included
-    std::size_t usable = 0;     // bytes the fiber may use
-    bool guarded = false;
-
-    std::byte* top() const noexcept { return base + mapped; }
-    std::byte* usable_bottom() const noexcept { return top() - usable; }
-    explicit operator bool() const noexcept { return base != nullptr; }
-};
 
 // page_size() is the system's page size, read once.
 std::size_t page_size() noexcept;

@@ -19,8 +19,8 @@ namespace {
 
 struct ping_pong {
     context_entry entry;
-    void* main_sp = nullptr;
-    void* fiber_sp = nullptr;
+    context_record main = {};
+    context_record fiber = {};
     std::vector<std::intptr_t> seen = {};
 };
 
@@ -29,7 +29,7 @@ struct ping_pong {
     void* arg = start;
     for (std::intptr_t i = 0;; ++i) {
         state->seen.push_back(i);
-        arg = spindle_context_switch(&state->fiber_sp, state->main_sp,
+        arg = spindle_context_switch(&state->fiber, &state->main,
                                      reinterpret_cast<void*>(i * 10));
         (void)arg;
     }
@@ -40,9 +40,9 @@ struct ping_pong {
 TEST_CASE("context: a fresh context runs its entry and passes arguments both ways") {
     stack_memory stack = acquire_stack({});
     ping_pong state{.entry = &ping_pong_main};
-    state.fiber_sp = spindle_context_make(stack.top(), stack.usable);
+    spindle_context_make(&state.fiber, stack.top(), stack.usable);
     for (std::intptr_t i = 0; i < 5; ++i) {
-        void* back = spindle_context_switch(&state.main_sp, state.fiber_sp, &state);
+        void* back = spindle_context_switch(&state.main, &state.fiber, &state);
         CHECK(reinterpret_cast<std::intptr_t>(back) == i * 10);
     }
     CHECK(state.seen == std::vector<std::intptr_t>{0, 1, 2, 3, 4});
@@ -53,8 +53,8 @@ namespace {
 
 struct aligned_probe {
     context_entry entry;
-    void* main_sp = nullptr;
-    void* fiber_sp = nullptr;
+    context_record main = {};
+    context_record fiber = {};
     std::uintptr_t frame_address = 0;
 };
 
@@ -62,7 +62,7 @@ struct aligned_probe {
     auto* probe = static_cast<aligned_probe*>(start);
     alignas(16) volatile char local[16] = {};
     probe->frame_address = reinterpret_cast<std::uintptr_t>(&local[0]);
-    spindle_context_switch(&probe->fiber_sp, probe->main_sp, nullptr);
+    spindle_context_switch(&probe->fiber, &probe->main, nullptr);
     __builtin_trap();
 }
 
@@ -73,8 +73,8 @@ TEST_CASE("context: a fresh context starts with the stack aligned as the ABI req
     for (std::size_t skew : {0, 1, 8, 15}) {
         stack_memory stack = acquire_stack({});
         aligned_probe probe{.entry = &alignment_main};
-        probe.fiber_sp = spindle_context_make(stack.top() - 64 - skew, stack.usable - 128);
-        spindle_context_switch(&probe.main_sp, probe.fiber_sp, &probe);
+        spindle_context_make(&probe.fiber, stack.top() - 64 - skew, stack.usable - 128);
+        spindle_context_switch(&probe.main, &probe.fiber, &probe);
         CHECK(probe.frame_address % 16 == 0);
         release_stack(stack);
     }
@@ -85,8 +85,8 @@ namespace {
 
 struct control_probe {
     context_entry entry;
-    void* main_sp = nullptr;
-    void* fiber_sp = nullptr;
+    context_record main = {};
+    context_record fiber = {};
     unsigned fiber_rounding = 0;
 };
 
@@ -96,7 +96,7 @@ struct control_probe {
         // The fiber changes its own rounding mode; the switch must restore the main side's.
         _MM_SET_ROUNDING_MODE(_MM_ROUND_TOWARD_ZERO);
         std::fesetround(FE_TOWARDZERO);
-        spindle_context_switch(&probe->fiber_sp, probe->main_sp, nullptr);
+        spindle_context_switch(&probe->fiber, &probe->main, nullptr);
         probe->fiber_rounding = _MM_GET_ROUNDING_MODE();
     }
 }
@@ -114,12 +114,12 @@ TEST_CASE("context: MXCSR and x87 control bits are preserved per context") {
     const unsigned main_cw = x87_control_word();
     stack_memory stack = acquire_stack({});
     control_probe probe{.entry = &control_main};
-    probe.fiber_sp = spindle_context_make(stack.top(), stack.usable);
-    spindle_context_switch(&probe.main_sp, probe.fiber_sp, &probe);
+    spindle_context_make(&probe.fiber, stack.top(), stack.usable);
+    spindle_context_switch(&probe.main, &probe.fiber, &probe);
     CHECK((_mm_getcsr() & 0xffc0u) == main_mxcsr);
     CHECK(x87_control_word() == main_cw);
     // And the fiber gets its own mode back when resumed.
-    spindle_context_switch(&probe.main_sp, probe.fiber_sp, &probe);
+    spindle_context_switch(&probe.main, &probe.fiber, &probe);
     CHECK(probe.fiber_rounding == _MM_ROUND_TOWARD_ZERO);
     CHECK((_mm_getcsr() & 0xffc0u) == main_mxcsr);
     release_stack(stack);

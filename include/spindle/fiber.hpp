@@ -6,6 +6,7 @@
 // object lives at the top of the fiber's stack, so creating a fiber costs one pooled stack and no
 // heap allocation.
 
+#include <spindle/detail/fiber_control.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/stack.hpp>
 
@@ -19,23 +20,32 @@
 #include <type_traits>
 #include <utility>
 
+// The switch is inlined into resume() and suspend() when the library uses the hand-written
+// switch and neither it nor this translation unit is built with a sanitizer (which must see
+// every switch through the library's annotated path).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SPINDLE_TRANSLATION_UNIT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SPINDLE_TRANSLATION_UNIT_SANITIZED 1
+#endif
+#endif
+#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS && \
+    !defined(SPINDLE_TRANSLATION_UNIT_SANITIZED)
+#define SPINDLE_INLINE_FIBER_SWITCH 1
+#else
+#define SPINDLE_INLINE_FIBER_SWITCH 0
+#endif
+
 namespace spindle {
 
 class fiber;
 
 namespace detail {
 
-struct fiber_control;
-
 // forced_unwind is what a suspended fiber sees thrown from its suspension point when it is
 // destroyed, reassigned or closed. A `catch (...)` that sees it must rethrow it.
 struct forced_unwind {};
-
-// body_operations erases the body's type: how to run it and how to destroy it.
-struct body_operations {
-    void (*run)(void* body);
-    void (*destroy)(void* body) noexcept;
-};
 
 template <class Body>
 inline constexpr body_operations body_operations_for{
@@ -50,6 +60,13 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
 void* body_storage(fiber_control* control) noexcept;
 void abandon_fiber(fiber_control* control) noexcept;
 void set_owner(fiber_control* control, fiber* owner) noexcept;
+
+// The out-of-line ends of resume() and suspend(): misuse, rethrowing, and the annotated switch.
+[[noreturn]] void refuse_resume(const fiber_control* control);
+[[noreturn]] void rethrow_escaped(fiber_control* control);
+[[noreturn]] void refuse_suspend(const fiber_control* control);
+void resume_annotated(fiber_control* control) noexcept;
+void suspend_annotated(fiber_control* control) noexcept;
 
 // unwind_outcome says how a suspended fiber took an unwind request.
 enum class unwind_outcome {
@@ -130,5 +147,40 @@ private:
 
     detail::fiber_control* control_ = nullptr;
 };
+
+inline void fiber::resume() {
+    detail::fiber_control* control = control_;
+    if (!control || control->state > detail::fiber_state::suspended) [[unlikely]]
+        detail::refuse_resume(control);
+#if SPINDLE_INLINE_FIBER_SWITCH
+    detail::enter_fiber(control);
+#else
+    detail::resume_annotated(control);
+#endif
+    if (control->exception) [[unlikely]]
+        detail::rethrow_escaped(control);
+}
+
+inline void fiber::suspend() {
+    detail::fiber_control* control = detail::current_control();
+    if (!control || control->is_task) [[unlikely]]
+        detail::refuse_suspend(control);
+#if SPINDLE_INLINE_FIBER_SWITCH
+    detail::leave_fiber(control);
+#else
+    detail::suspend_annotated(control);
+#endif
+    if (control->unwind_requested) [[unlikely]]
+        throw detail::forced_unwind{};
+}
+
+inline bool fiber::done() const noexcept {
+    return !control_ || control_->state == detail::fiber_state::done;
+}
+
+inline fiber* fiber::current() noexcept {
+    detail::fiber_control* control = detail::current_control();
+    return control && !control->is_task ? control->owner : nullptr;
+}
 
 }  // namespace spindle

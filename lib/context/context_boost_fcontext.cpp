@@ -33,13 +33,15 @@ void* finish_jump(fc::transfer_t transfer) noexcept {
 
 }  // namespace
 
-extern "C" void* spindle_context_make(void* stack_top, std::size_t stack_size) noexcept {
-    return fc::make_fcontext(stack_top, stack_size, &boost_trampoline);
+extern "C" void spindle_context_make(context_record* record, void* stack_top,
+                                     std::size_t stack_size) noexcept {
+    record->sp = fc::make_fcontext(stack_top, stack_size, &boost_trampoline);
 }
 
-extern "C" void* spindle_context_switch(void** save_sp, void* target_sp, void* arg) noexcept {
-    handoff self{save_sp, arg};
-    return finish_jump(fc::jump_fcontext(target_sp, &self));
+extern "C" void* spindle_context_switch(context_record* from, context_record* to,
+                                        void* arg) noexcept {
+    handoff self{&from->sp, arg};
+    return finish_jump(fc::jump_fcontext(to->sp, &self));
 }
 
 }  // namespace spindle::detail

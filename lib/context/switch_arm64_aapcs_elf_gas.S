@@ -1,29 +1,32 @@
-/* Context switch for AArch64, AAPCS64, ELF, GNU assembler.
+/* Context switch for AArch64, AAPCS64, ELF, GNU assembler: the out-of-line switch, the maker of
+ * fresh contexts, and their entry trampoline.
  *
  * ABI rules relied on (Procedure Call Standard for the Arm 64-bit Architecture):
  *  - callee-saved: x19-x28, x29 (frame pointer), sp, and the low 64 bits of v8-v15 (d8-d15);
- *    x30 (lr) holds the return address and must come back with the caller's value.
+ *    x30 (lr) holds the return address.
  *  - everything else (x0-x18, the rest of the vector registers, NZCV) is caller-saved, so the
- *    call to the switch already spills what the caller keeps there. x18 is the platform register
- *    and is left alone.
- *  - sp must be 16-byte aligned whenever it is used to access memory.
- *  - FPCR: rounding mode and other control bits are callee-saved only across calls that are
- *    documented to change them; no switch changes them, so they are not saved.
+ *    call to the switch already spills what the caller keeps there.
+ *  - sp is 16-byte aligned whenever it is used to access memory.
+ *  - FPCR is not changed by a switch, so it needs no saving.
  *
- * Saved frame, at the stored stack pointer (160 bytes, 16-byte aligned):
+ * A suspended context is its context_record (include/spindle/detail/fiber_control.hpp); the
+ * inline switch in include/spindle/detail/context_arm64_aapcs.hpp writes and reads the same
+ * record, so either switch can continue a context the other suspended:
+ *    0  sp    8  continuation address    16  x29
+ * This out-of-line switch also keeps the other callee-saved registers on its own stack, since
+ * its callers expect them back (160 bytes):
  *    0 x19  8 x20  16 x21  24 x22  32 x23  40 x24  48 x25  56 x26  64 x27  72 x28
- *   80 x29 88 x30 (where the context continues)
- *   96 d8 104 d9 112 d10 120 d11 128 d12 136 d13 144 d14 152 d15
+ *   80 d8  88 d9   96 d10 104 d11 112 d12 120 d13 128 d14 136 d15  144 x30  152 unused
  *
- * Branch Target Identification: entry points start with `bti c`; the object claims BTI and PAC
- * compatibility in .note.gnu.property (it signs nothing and never branches through lr with br).
+ * Branch Target Identification: entry points start with `bti c`, branch targets with `bti j`;
+ * the object claims BTI and PAC compatibility in .note.gnu.property (it signs nothing).
  */
 
     .file "switch_arm64_aapcs_elf_gas.S"
     .text
 
-/* void* spindle_context_switch(void** save_sp (x0), void* target_sp (x1), void* arg (x2))
- *   -> arg of the switch back (x0) */
+/* void* spindle_context_switch(context_record* from (x0), context_record* to (x1),
+ *                              void* arg (x2))  -> arg of the switch back (x0) */
     .globl spindle_context_switch
     .type  spindle_context_switch, %function
     .hidden spindle_context_switch
@@ -37,32 +40,42 @@ spindle_context_switch:
     stp     x23, x24, [sp, #32]
     stp     x25, x26, [sp, #48]
     stp     x27, x28, [sp, #64]
-    stp     x29, x30, [sp, #80]
-    stp     d8,  d9,  [sp, #96]
-    stp     d10, d11, [sp, #112]
-    stp     d12, d13, [sp, #128]
-    stp     d14, d15, [sp, #144]
-    mov     x9, sp
-    str     x9, [x0]
-    mov     sp, x1              /* now on the target's stack */
+    stp     d8,  d9,  [sp, #80]
+    stp     d10, d11, [sp, #96]
+    stp     d12, d13, [sp, #112]
+    stp     d14, d15, [sp, #128]
+    str     x30, [sp, #144]
+    adr     x9, .Lcontinue
+    mov     x10, sp
+    stp     x10, x9, [x0]       /* this context is now suspended */
+    str     x29, [x0, #16]
+    ldp     x10, x9, [x1]       /* the target's stack pointer and continuation */
+    ldr     x29, [x1, #16]
+    mov     sp, x10
+    br      x9
+
+.Lcontinue:                     /* someone resumed us; x2 holds their argument */
+    hint    #36                 /* bti j */
     ldp     x19, x20, [sp, #0]
     ldp     x21, x22, [sp, #16]
     ldp     x23, x24, [sp, #32]
     ldp     x25, x26, [sp, #48]
     ldp     x27, x28, [sp, #64]
-    ldp     x29, x30, [sp, #80]
-    ldp     d8,  d9,  [sp, #96]
-    ldp     d10, d11, [sp, #112]
-    ldp     d12, d13, [sp, #128]
-    ldp     d14, d15, [sp, #144]
+    ldp     d8,  d9,  [sp, #80]
+    ldp     d10, d11, [sp, #96]
+    ldp     d12, d13, [sp, #112]
+    ldp     d14, d15, [sp, #128]
+    ldr     x30, [sp, #144]
     add     sp, sp, #160
-    mov     x0, x2              /* hand `arg` to the context we continue */
+    mov     x0, x2
     ret
     .cfi_endproc
     .size spindle_context_switch, .-spindle_context_switch
 
-/* void* spindle_context_make(void* stack_top (x0), size_t stack_size (x1)) -> sp (x0)
- * Writes a zeroed frame whose x30 is the trampoline, 16-byte aligned. */
+/* void spindle_context_make(context_record* record (x0), void* stack_top (x1),
+ *                           size_t stack_size (x2))
+ * Fills the record of a fresh context: it continues in spindle_context_trampoline with sp at
+ * the 16-byte aligned stack top and x29 zero. */
     .globl spindle_context_make
     .type  spindle_context_make, %function
     .hidden spindle_context_make
@@ -70,32 +83,24 @@ spindle_context_switch:
 spindle_context_make:
     .cfi_startproc
     hint    #34                 /* bti c */
-    and     x0, x0, #~15
-    sub     x0, x0, #160
-    stp     xzr, xzr, [x0, #0]
-    stp     xzr, xzr, [x0, #16]
-    stp     xzr, xzr, [x0, #32]
-    stp     xzr, xzr, [x0, #48]
-    stp     xzr, xzr, [x0, #64]
+    and     x1, x1, #~15
     adr     x9, spindle_context_trampoline
-    stp     xzr, x9,  [x0, #80]
-    stp     xzr, xzr, [x0, #96]
-    stp     xzr, xzr, [x0, #112]
-    stp     xzr, xzr, [x0, #128]
-    stp     xzr, xzr, [x0, #144]
+    stp     x1, x9, [x0]
+    str     xzr, [x0, #16]
     ret
     .cfi_endproc
     .size spindle_context_make, .-spindle_context_make
 
-/* The first switch into a fresh context returns here with the start argument in x0. x29 and
- * x30 are zero and lr is declared undefined, so backtraces end at this frame. */
+/* The first switch into a fresh context branches here with the start argument in x2 and sp at
+ * the aligned stack top. lr is zeroed and declared undefined, so backtraces end here. */
     .type  spindle_context_trampoline, %function
     .p2align 4
 spindle_context_trampoline:
     .cfi_startproc
     .cfi_undefined x30
-    hint    #34                 /* bti c (reached by ret, which BTI does not check; harmless) */
-    mov     x29, #0
+    hint    #36                 /* bti j */
+    mov     x30, #0
+    mov     x0, x2
     ldr     x9, [x0]
     blr     x9
     brk     #0                  /* an entry function must never return */

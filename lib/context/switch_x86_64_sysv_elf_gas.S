@@ -1,36 +1,34 @@
-/* Context switch for x86-64, System V ABI, ELF, GNU assembler.
+/* Context switch for x86-64, System V ABI, ELF, GNU assembler: the out-of-line switch, the
+ * maker of fresh contexts, and their entry trampoline.
  *
  * ABI rules relied on (System V AMD64 psABI, section 3.2):
  *  - callee-saved: rbx, rbp, r12, r13, r14, r15 (and rsp); everything else, including all
  *    xmm/ymm/zmm registers and the flags, is caller-saved, so a call to the switch already
  *    spills whatever the caller keeps in them.
- *  - the control bits of MXCSR (bits 6-15: DAZ, exception masks, rounding, FZ) and the x87
- *    control word are callee-saved; the MXCSR status flags (bits 0-5) are not.
- *  - rsp + 8 is 16-byte aligned at a function's entry (rsp is aligned just before the call).
- *  - DF is clear on entry and return; nothing here sets it.
+ *  - the control bits of MXCSR (DAZ, exception masks, rounding, FZ) and the x87 control word
+ *    are callee-saved; the MXCSR status flags are not.
+ *  - rsp is 16-byte aligned just before a call; DF is clear on entry and return.
  *
- * Saved frame, at the stored stack pointer (64 bytes):
- *    0  MXCSR (4 bytes)  4  x87 control word (2 bytes)  6  unused
- *    8  r15   16 r14   24 r13   32 r12   40 rbx   48 rbp
- *   56  return address (where the context continues)
+ * A suspended context is its context_record (include/spindle/detail/fiber_control.hpp); the
+ * inline switch in include/spindle/detail/context_x86_64_sysv.hpp writes and reads the same
+ * record, so either switch can continue a context the other suspended:
+ *    0  rsp    8  continuation address    16  rbp    24  MXCSR    28  x87 control word
+ * The leaving side stores its control state and loads the target's (why unconditionally:
+ * include/spindle/detail/context_x86_64_sysv.hpp); then it loads rbp and rsp and jumps to the
+ * continuation. This out-of-line switch also keeps rbx and r12-r15 on its own stack, since
+ * its callers expect them back; the inline one declares them clobbered instead.
  *
- * Why the control state costs little: saving MXCSR and the x87 control word is cheap, but
- * loading them (ldmxcsr, fldcw) stalls the pipeline. Every fiber of a thread almost always runs
- * with the same control state, so the switch compares the state it is leaving with the state
- * the target saved and reloads only a register whose control bits differ. The promise of the
- * ABI is kept in full; only the redundant reload is skipped.
- *
- * Intel CET: each global entry point starts with endbr64 and the object carries a
- * .note.gnu.property claiming IBT. It does not claim SHSTK: a shadow stack needs a shadow stack
- * per fiber, which this switch does not manage (see docs/context.md).
+ * Intel CET: global entry points and every jump target start with endbr64, and the object
+ * claims IBT in .note.gnu.property. It does not claim SHSTK: a shadow stack would need one
+ * shadow stack per fiber, which spindle does not manage (docs/context.md).
  */
 
     .file "switch_x86_64_sysv_elf_gas.S"
     .text
 
-/* void* spindle_context_switch(void** save_sp  (rdi),
- *                              void*  target_sp (rsi),
- *                              void*  arg       (rdx))  -> arg of the switch back (rax) */
+/* void* spindle_context_switch(context_record* from (rdi),
+ *                              context_record* to   (rsi),
+ *                              void*           arg  (rdx))  -> arg of the switch back (rax) */
     .globl spindle_context_switch
     .type  spindle_context_switch, @function
     .hidden spindle_context_switch
@@ -38,50 +36,39 @@
 spindle_context_switch:
     .cfi_startproc
     endbr64
-    pushq   %rbp
-    pushq   %rbx
+    pushq   %rbx                /* the callee-saved registers our caller expects back */
     pushq   %r12
     pushq   %r13
     pushq   %r14
     pushq   %r15
-    subq    $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw  4(%rsp)
-    movq    %rsp, %rcx          /* the frame we leave, kept to compare control state */
-    movq    %rsp, (%rdi)
-    movq    %rsi, %rsp          /* now on the target's stack */
+    leaq    .Lcontinue(%rip), %rax
+    movq    %rax, 8(%rdi)
+    movq    %rbp, 16(%rdi)
+    movq    %rsp, (%rdi)        /* this context is now suspended */
+    stmxcsr 24(%rdi)
+    fnstcw  28(%rdi)
+    ldmxcsr 24(%rsi)            /* the target's control state */
+    fldcw   28(%rsi)
+    movq    16(%rsi), %rbp
+    movq    (%rsi), %rsp        /* on the target's stack */
+    jmpq    *8(%rsi)
 
-    movl    (%rsp), %eax        /* MXCSR: reload only if a control bit differs */
-    xorl    (%rcx), %eax
-    testl   $0xffc0, %eax
-    jnz     .Lreload_mxcsr
-.Lmxcsr_done:
-    movzwl  4(%rsp), %eax       /* x87 control word: reload only if it differs */
-    cmpw    4(%rcx), %ax
-    jne     .Lreload_x87
-.Lx87_done:
-    addq    $8, %rsp
+.Lcontinue:                     /* someone resumed us; rdx holds their argument */
+    endbr64
     popq    %r15
     popq    %r14
     popq    %r13
     popq    %r12
     popq    %rbx
-    popq    %rbp
-    movq    %rdx, %rax          /* hand `arg` to the context we continue */
+    movq    %rdx, %rax
     ret
-
-.Lreload_mxcsr:
-    ldmxcsr (%rsp)
-    jmp     .Lmxcsr_done
-.Lreload_x87:
-    fldcw   4(%rsp)
-    jmp     .Lx87_done
     .cfi_endproc
     .size spindle_context_switch, .-spindle_context_switch
 
-/* void* spindle_context_make(void* stack_top (rdi), size_t stack_size (rsi)) -> sp (rax)
- * Writes a frame that the switch will "return" into spindle_context_trampoline with rsp
- * 16-byte aligned, zeroed callee-saved registers, and the current control state. */
+/* void spindle_context_make(context_record* record (rdi), void* stack_top (rsi),
+ *                           size_t stack_size (rdx))
+ * Fills the record of a fresh context: it continues in spindle_context_trampoline with rsp at
+ * the 16-byte aligned stack top, rbp zero, and the caller's control state. */
     .globl spindle_context_make
     .type  spindle_context_make, @function
     .hidden spindle_context_make
@@ -89,38 +76,30 @@ spindle_context_switch:
 spindle_context_make:
     .cfi_startproc
     endbr64
-    movq    %rdi, %rax
-    andq    $-16, %rax
-    subq    $64, %rax            /* after the switch pops 64 bytes, rsp is 16-aligned */
-    stmxcsr (%rax)
-    fnstcw  4(%rax)
-    xorl    %ecx, %ecx
-    movw    %cx, 6(%rax)
-    movq    %rcx, 8(%rax)
-    movq    %rcx, 16(%rax)
-    movq    %rcx, 24(%rax)
-    movq    %rcx, 32(%rax)
-    movq    %rcx, 40(%rax)
-    movq    %rcx, 48(%rax)
-    leaq    spindle_context_trampoline(%rip), %rcx
-    movq    %rcx, 56(%rax)
+    andq    $-16, %rsi
+    movq    %rsi, (%rdi)
+    leaq    spindle_context_trampoline(%rip), %rax
+    movq    %rax, 8(%rdi)
+    movq    $0, 16(%rdi)
+    stmxcsr 24(%rdi)
+    movl    $0, 28(%rdi)
+    fnstcw  28(%rdi)
     ret
     .cfi_endproc
     .size spindle_context_make, .-spindle_context_make
 
-/* The first switch into a fresh context lands here with the start argument in rax and rsp
+/* The first switch into a fresh context jumps here with the start argument in rdx and rsp
  * 16-byte aligned. It calls the context_entry stored first in that argument. rip is declared
- * undefined so debuggers and unwinders stop here: the fiber's backtrace ends cleanly. */
+ * undefined so debuggers and unwinders stop here: a fiber's backtrace ends cleanly. */
     .type  spindle_context_trampoline, @function
     .align 16
 spindle_context_trampoline:
     .cfi_startproc
     .cfi_undefined rip
     endbr64
-    xorl    %ebp, %ebp
-    movq    %rax, %rdi
+    movq    %rdx, %rdi
     callq   *(%rdi)
-    ud2                          /* an entry function must never return */
+    ud2                         /* an entry function must never return */
     .cfi_endproc
     .size spindle_context_trampoline, .-spindle_context_trampoline
 

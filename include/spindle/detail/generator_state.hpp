@@ -1,0 +1,134 @@
+#pragma once
+// The state a generator shares with its body's yielder, and the generator protocol's checks.
+//
+// The state lives on the heap, apart from the movable generator handle, so the fiber it holds
+// and the pointers the body keeps to it stay put when the handle moves. Nothing is copied through
+// it: the body publishes a pointer to the object it yields, the consumer publishes a pointer to
+// the value it sends, and each side reads through the other's pointer while the other is
+// suspended.
+
+#include <spindle/errors.hpp>
+#include <spindle/fiber.hpp>
+
+#include <exception>
+#include <optional>
+#include <type_traits>
+
+namespace spindle::detail {
+
+// generator_misuse names each misuse of a generator that throws fiber_error.
+enum class generator_misuse {
+    reentered,               // next/send/raise/close from inside the generator's own body
+    send_before_start,       // send() before the first next()
+    result_unavailable,      // result() before the body returned
+    ignored_close,           // the body caught close()'s unwinding and yielded again
+    yield_outside_body,      // a yielder called from a fiber other than its generator's
+    suspended_without_yield, // the body called fiber::suspend() itself
+    sent_to_range,           // send() while the body delegated to a plain range
+    raise_without_exception, // raise() with an empty exception_ptr
+};
+
+// throw_generator_error() throws the fiber_error that explains `what`.
+[[noreturn]] void throw_generator_error(generator_misuse what);
+
+// generator_core is the part of a generator's state that does not depend on its types.
+struct generator_core {
+    fiber body;                        // runs the generator's body; never moves
+    std::exception_ptr pending_raise;  // raise() leaves it for the suspended yield to throw
+    bool started = false;              // the body has been resumed at least once
+    bool finished = false;             // the body returned, threw, or was closed
+    bool running = false;              // a resume or close of this generator is under way
+    bool suspended_at_yield = false;   // the body's last suspension was a yield
+};
+
+// resume_generator() runs the body from where it stopped to its next yield or its end. An
+// exception that escapes the body propagates; the generator is then finished.
+inline void resume_generator(generator_core& core) {
+    if (core.running) [[unlikely]]
+        throw_generator_error(generator_misuse::reentered);
+    core.running = true;
+    core.started = true;
+    core.suspended_at_yield = false;
+    struct clear_running {
+        bool& running;
+        ~clear_running() { running = false; }
+    } clear{core.running};
+    core.body.resume();
+    if (!core.finished && !core.suspended_at_yield) [[unlikely]]
+        throw_generator_error(generator_misuse::suspended_without_yield);
+}
+
+// close_generator() is Python's close(): it unwinds a suspended body from its yield, and marks
+// a generator that never started, or has finished, as finished. An exception other than the
+// unwinding that escapes the body propagates.
+void close_generator(generator_core& core);
+
+// close_on_destruction() closes a generator whose handle is going away. As in Python, an
+// exception raised while closing is reported on stderr and otherwise ignored; a body that
+// yields again cannot be ignored (its frames are still live) and stops the process.
+void close_on_destruction(generator_core& core) noexcept;
+
+// finish_marker marks the generator finished however its body leaves: by returning, throwing,
+// or being unwound.
+struct finish_marker {
+    generator_core& core;
+    ~finish_marker() { core.finished = true; }
+};
+
+// not_a_parameter stands in for a parameter type a generator's template arguments rule out
+// (a void yield or send type), so that the constrained-away member can still be declared.
+template <int>
+struct not_a_parameter {};
+
+// yielded_object is the type of the object a yield refers to: Y itself without cv for a value
+// type, the referenced type for a reference, nothing for void.
+template <class Y>
+using yielded_object =
+    std::conditional_t<std::is_void_v<Y>, not_a_parameter<0>,
+                       std::conditional_t<std::is_reference_v<Y>, std::remove_reference_t<Y>,
+                                          std::remove_cv_t<Y>>>;
+
+// yielded_reference is how the consumer takes the yielded object: a value type is moved from
+// (the body gave it away), a reference type is passed on as it is.
+template <class Y>
+using yielded_reference =
+    std::conditional_t<std::is_reference_v<Y>, Y, std::add_rvalue_reference_t<yielded_object<Y>>>;
+
+// sent_value is the type send() takes, or a stand-in when S is void.
+template <class S>
+using sent_value = std::conditional_t<std::is_void_v<S>, not_a_parameter<1>, S>;
+
+// yield_result is what a yield returns: the sent value, if any, or nothing when S is void.
+template <class S>
+using yield_result = std::conditional_t<std::is_void_v<S>, void, std::optional<sent_value<S>>>;
+
+// generator_channel is the state a yielder<Y, S> reaches: where the yielded object and the sent
+// value are.
+template <class Y, class S>
+struct generator_channel : generator_core {
+    yielded_object<Y>* yielded = nullptr;
+    sent_value<S>* sent = nullptr;
+};
+
+// result_slot keeps the body's return value once it has returned.
+template <class R>
+struct result_slot {
+    std::optional<R> value;
+};
+template <>
+struct result_slot<void> {};
+
+// generator_state is all of a generator's state.
+template <class Y, class S, class R>
+struct generator_state : generator_channel<Y, S> {
+    [[no_unique_address]] result_slot<R> result;
+
+    generator_state() = default;
+    generator_state(const generator_state&) = delete;
+    generator_state& operator=(const generator_state&) = delete;
+    // ~generator_state() finishes with the fiber while the rest of the state is still there
+    // for the body to see (its handle closes it first; this only frees the stack).
+    ~generator_state() { this->body = fiber(); }
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,400 @@
+#pragma once
+// generator: Python's generators (PEP 255, 342, 380), stackful.
+//
+// generator<Y, S, R> mirrors Python's Generator[YieldType, SendType, ReturnType]. Its body is a
+// callable R(yielder<Y, S>&) that runs on a fiber of its own, so the yielder works from any depth
+// of ordinary calls: a recursive function, a lambda handed to std::for_each, a visitor's virtual
+// method, a C library's callback. Nothing is copied to yield: the consumer sees the very object
+// the body yielded, until it resumes the generator.
+
+#include <spindle/detail/generator_state.hpp>
+#include <spindle/fiber.hpp>
+#include <spindle/stack.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+
+namespace spindle {
+
+template <class Y, class S = void, class R = void>
+class generator;
+
+namespace detail {
+
+template <class T>
+inline constexpr bool is_generator = false;
+template <class Y, class S, class R>
+inline constexpr bool is_generator<generator<Y, S, R>> = true;
+
+// can_delegate says whether a generator<Y, S> can `yield from` a generator<Y2, S2>: it must be
+// able to yield what the other yields, and to pass on what is sent to it (when both take sends;
+// a value sent while delegating to a generator that takes none resumes it as next() does).
+template <class Y, class Y2, class S, class S2>
+concept can_delegate = ((std::is_void_v<Y> && std::is_void_v<Y2>) ||
+                        (!std::is_void_v<Y> && !std::is_void_v<Y2> &&
+                         std::convertible_to<yielded_reference<Y2>, Y>)) &&
+                       (std::is_void_v<S> || std::is_void_v<S2> || std::convertible_to<S, S2>);
+
+}  // namespace detail
+
+// yielder is the body's handle on its generator: calling it yields.
+template <class Y, class S = void>
+class yielder {
+    static_assert(std::is_void_v<S> || std::is_object_v<S>,
+                  "a generator's send type must be void or an object type");
+
+public:
+    // result_type is what a yield returns: the value sent with send(), std::nullopt when resumed
+    // by next() or iteration; void when S is void.
+    using result_type = detail::yield_result<S>;
+
+    yielder(const yielder&) = delete;
+    yielder& operator=(const yielder&) = delete;
+
+    // operator()(value) suspends the generator and hands the consumer a reference to value, valid
+    // until the consumer resumes the generator. An rvalue is not copied; an lvalue is copied
+    // once when Y is a value type (make Y a reference type to yield lvalues without a copy).
+    result_type operator()(detail::yielded_object<Y>&& value)
+        requires std::is_object_v<Y>
+    {
+        return suspend_with(std::addressof(value));
+    }
+    result_type operator()(const detail::yielded_object<Y>& value)
+        requires std::is_object_v<Y>
+    {
+        detail::yielded_object<Y> copy(value);
+        return suspend_with(std::addressof(copy));
+    }
+    result_type operator()(std::conditional_t<std::is_reference_v<Y>, Y, detail::not_a_parameter<2>> value)
+        requires std::is_reference_v<Y>
+    {
+        return suspend_with(std::addressof(value));
+    }
+    result_type operator()()
+        requires std::is_void_v<Y>
+    {
+        return suspend_with(nullptr);
+    }
+
+    // from(sub) is Python's `yield from sub`: it yields what sub yields (without copying when
+    // the types match), forwards send(), raise() and close() to sub, and returns sub's result.
+    template <class Y2, class S2, class R2>
+        requires detail::can_delegate<Y, Y2, S, S2>
+    R2 from(generator<Y2, S2, R2>& sub) {
+        delegate_to(sub);
+        if constexpr (!std::is_void_v<R2>) {
+            if constexpr (std::copy_constructible<R2>)
+                return sub.result();
+            else
+                return std::move(sub.result());
+        }
+    }
+    template <class Y2, class S2, class R2>
+        requires detail::can_delegate<Y, Y2, S, S2>
+    R2 from(generator<Y2, S2, R2>&& sub) {
+        delegate_to(sub);
+        if constexpr (!std::is_void_v<R2>) return std::move(sub.result());
+    }
+
+    // from(range) is Python's `yield from iterable` for any input range: it yields each element.
+    // A value sent meanwhile has nowhere to go and throws fiber_error here, as Python raises.
+    template <std::ranges::input_range Range>
+        requires(!std::is_void_v<Y> && !detail::is_generator<std::remove_cvref_t<Range>> &&
+                 std::convertible_to<std::ranges::range_reference_t<Range>, Y>)
+    void from(Range&& range) {
+        check_inside_body();
+        for (auto&& element : range) {
+            if constexpr (std::is_void_v<S>) {
+                (*this)(std::forward<decltype(element)>(element));
+            } else if ((*this)(std::forward<decltype(element)>(element))) {
+                detail::throw_generator_error(detail::generator_misuse::sent_to_range);
+            }
+        }
+    }
+
+private:
+    template <class, class, class>
+    friend class generator;
+
+    explicit yielder(detail::generator_channel<Y, S>& channel) noexcept : channel_(&channel) {}
+
+    void check_inside_body() const {
+        if (fiber::current() != &channel_->body) [[unlikely]]
+            detail::throw_generator_error(detail::generator_misuse::yield_outside_body);
+    }
+
+    result_type suspend_with(detail::yielded_object<Y>* object) {
+        check_inside_body();
+        return suspend_unchecked(object);
+    }
+
+    result_type suspend_unchecked(detail::yielded_object<Y>* object) {
+        detail::generator_channel<Y, S>& channel = *channel_;
+        channel.yielded = object;
+        channel.suspended_at_yield = true;
+        fiber::suspend();
+        if (channel.pending_raise) [[unlikely]]
+            std::rethrow_exception(std::exchange(channel.pending_raise, nullptr));
+        if constexpr (!std::is_void_v<S>) {
+            if (channel.sent) return std::optional<S>(std::move(*std::exchange(channel.sent, nullptr)));
+            return std::nullopt;
+        }
+    }
+
+    // delegate_to() runs PEP 380's expansion of `yield from sub` up to sub's end.
+    template <class Y2, class S2, class R2>
+    void delegate_to(generator<Y2, S2, R2>& sub) {
+        check_inside_body();
+        sub.advance();
+        while (!sub.done()) {
+            [[maybe_unused]] std::optional<detail::sent_value<S>> sent;
+            try {
+                // When the yield types differ, the conversion makes a temporary that lives
+                // until this yield returns; when they match, sub's object is passed on.
+                if constexpr (std::is_void_v<Y>)
+                    suspend_unchecked(nullptr);
+                else if constexpr (std::is_void_v<S>)
+                    (*this)(sub.yielded());
+                else
+                    sent = (*this)(sub.yielded());
+            } catch (const detail::forced_unwind&) {
+                sub.close();
+                throw;
+            } catch (...) {
+                sub.advance_raising(std::current_exception());
+                continue;
+            }
+            if constexpr (!std::is_void_v<S> && !std::is_void_v<S2>) {
+                if (sent) {
+                    sub.advance_sending(std::move(*sent));
+                    continue;
+                }
+            }
+            sub.advance();
+        }
+    }
+
+    detail::generator_channel<Y, S>* channel_;
+};
+
+// generator is a move-only handle on a stackful generator; see the header comment.
+template <class Y, class S, class R>
+class generator {
+    static_assert(std::is_void_v<R> || std::is_object_v<R>,
+                  "a generator's return type must be void or an object type");
+    using state_type = detail::generator_state<Y, S, R>;
+
+public:
+    // value_type is the type of the values next() returns (void when Y is void).
+    using value_type = std::remove_cvref_t<Y>;
+    // reference is what *it gives: the yielded object itself.
+    using reference = std::conditional_t<std::is_reference_v<Y>, Y,
+                                         std::add_lvalue_reference_t<detail::yielded_object<Y>>>;
+    // next_result is what next/send/raise return: the next value or std::nullopt at the end;
+    // when Y is void, true when the body suspended at a yield.
+    using next_result = std::conditional_t<std::is_void_v<Y>, bool, std::optional<value_type>>;
+
+    class iterator;
+
+    // generator(body, options) makes a generator that runs body(yielder) on a fiber with the
+    // given stack. Nothing runs yet (lazy start).
+    template <class F>
+        requires(!std::same_as<std::remove_cvref_t<F>, generator> &&
+                 std::invocable<std::decay_t<F>&, yielder<Y, S>&> &&
+                 (std::is_void_v<R> ||
+                  std::convertible_to<std::invoke_result_t<std::decay_t<F>&, yielder<Y, S>&>, R>))
+    explicit generator(F&& body, stack_options options = {})
+        : state_(std::make_unique<state_type>()) {
+        state_->body = fiber(
+            [state = state_.get(), run = std::forward<F>(body)]() mutable {
+                detail::finish_marker finish{*state};
+                yielder<Y, S> yield(*state);
+                if constexpr (std::is_void_v<R>)
+                    std::invoke(run, yield);
+                else
+                    state->result.value.emplace(std::invoke(run, yield));
+            },
+            options);
+    }
+
+    generator(generator&& other) noexcept = default;
+    // operator=() closes the generator this one held, as the destructor does.
+    generator& operator=(generator&& other) noexcept {
+        if (this != &other) {
+            release();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    // ~generator() closes a suspended generator: the body unwinds from its yield.
+    ~generator() { release(); }
+
+    // next() is Python's next(g): it runs the body to its next yield and moves the yielded
+    // object out (copies it, for a reference Y); std::nullopt once the body has finished.
+    next_result next() {
+        advance();
+        return take();
+    }
+
+    // send() is Python's g.send(value): the suspended yield returns value. Throws fiber_error
+    // when the generator has not started (prime it with next()).
+    next_result send(detail::sent_value<S> value)
+        requires(!std::is_void_v<S>)
+    {
+        advance_sending(std::move(value));
+        return take();
+    }
+
+    // raise() is Python's g.throw(e): e is thrown from the suspended yield. A generator that has
+    // not started never runs (e is thrown from here and the generator is finished); a finished
+    // one throws e from here.
+    next_result raise(std::exception_ptr e) {
+        advance_raising(std::move(e));
+        return take();
+    }
+    template <class E>
+        requires(!std::same_as<std::remove_cvref_t<E>, std::exception_ptr>)
+    next_result raise(E e) {
+        return raise(std::make_exception_ptr(std::move(e)));
+    }
+
+    // close() is Python's g.close(): a suspended body unwinds from its yield (destructors run).
+    // Throws fiber_error if the body caught the unwinding and yielded again; an exception the
+    // body throws while unwinding propagates. Idempotent.
+    void close() {
+        if (state_) detail::close_generator(*state_);
+    }
+
+    // done() tells whether the body has finished (returned, thrown, or been closed).
+    bool done() const noexcept { return !state_ || state_->finished; }
+
+    // result() is the body's return value; fiber_error until the body has returned.
+    std::add_lvalue_reference_t<R> result()
+        requires(!std::is_void_v<R>)
+    {
+        if (!state_ || !state_->result.value) [[unlikely]]
+            detail::throw_generator_error(detail::generator_misuse::result_unavailable);
+        return *state_->result.value;
+    }
+
+    // begin() runs the body to its next yield, as next() does, and returns an iterator on the
+    // yielded object.
+    iterator begin()
+        requires(!std::is_void_v<Y>)
+    {
+        advance();
+        return iterator(this);
+    }
+    // end() is the sentinel an iterator equals once the body has finished.
+    std::default_sentinel_t end() const noexcept
+        requires(!std::is_void_v<Y>)
+    {
+        return {};
+    }
+
+private:
+    template <class, class>
+    friend class yielder;
+
+    void advance() {
+        if (!done()) detail::resume_generator(*state_);
+    }
+
+    void advance_sending(detail::sent_value<S>&& value) {
+        if (done()) return;
+        if (!state_->started) [[unlikely]]
+            detail::throw_generator_error(detail::generator_misuse::send_before_start);
+        state_->sent = std::addressof(value);
+        struct forget_sent {
+            state_type& state;
+            ~forget_sent() { state.sent = nullptr; }
+        } forget{*state_};
+        detail::resume_generator(*state_);
+    }
+
+    void advance_raising(std::exception_ptr e) {
+        if (!e) [[unlikely]]
+            detail::throw_generator_error(detail::generator_misuse::raise_without_exception);
+        if (done()) std::rethrow_exception(std::move(e));
+        if (!state_->started) {
+            detail::close_generator(*state_);
+            std::rethrow_exception(std::move(e));
+        }
+        // Checked before the exception is left for the yield, which must not find it later.
+        if (state_->running) [[unlikely]]
+            detail::throw_generator_error(detail::generator_misuse::reentered);
+        state_->pending_raise = std::move(e);
+        detail::resume_generator(*state_);
+    }
+
+    // yielded() is the object the suspended body yielded, for the consumer to take.
+    detail::yielded_reference<Y> yielded() const noexcept {
+        return static_cast<detail::yielded_reference<Y>>(*state_->yielded);
+    }
+
+    next_result take() {
+        if constexpr (std::is_void_v<Y>) {
+            return !done();
+        } else {
+            if (done()) return std::nullopt;
+            return next_result(std::in_place, yielded());
+        }
+    }
+
+    void release() noexcept {
+        if (state_) {
+            detail::close_on_destruction(*state_);
+            state_.reset();
+        }
+    }
+
+    std::unique_ptr<state_type> state_;
+};
+
+// generator::iterator is the input iterator begin() returns; *it is the yielded object itself.
+template <class Y, class S, class R>
+class generator<Y, S, R>::iterator {
+public:
+    using iterator_concept = std::input_iterator_tag;
+    using value_type = generator::value_type;
+    using difference_type = std::ptrdiff_t;
+    using reference = generator::reference;
+
+    iterator() noexcept = default;
+
+    // operator*() is the object the body yielded, valid until the generator is resumed.
+    reference operator*() const noexcept {
+        return static_cast<reference>(*generator_->state_->yielded);
+    }
+    // operator->() is the address of the object the body yielded.
+    std::add_pointer_t<reference> operator->() const noexcept {
+        return generator_->state_->yielded;
+    }
+    // operator++() runs the body to its next yield.
+    iterator& operator++() {
+        generator_->advance();
+        return *this;
+    }
+    void operator++(int) { ++*this; }
+
+    // operator==(it, default_sentinel) tells whether the body has finished.
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+        return !it.generator_ || it.generator_->done();
+    }
+
+private:
+    friend class generator;
+    explicit iterator(generator* owner) noexcept : generator_(owner) {}
+
+    generator* generator_ = nullptr;
+};
+
+}  // namespace spindle

@@ -1,0 +1,253 @@
+#pragma once
+// scheduler: cooperative tasks on fibers, the asyncio / Go side of spindle.
+//
+// Each task runs on a fiber of its own; tasks take turns on one thread and wait for each other,
+// for channels, locks and timers without blocking it. A task gives up the thread only where it
+// waits or yields. Any wait works from any depth, including from inside a generator or fiber
+// running within the task: the whole task is suspended and later resumed exactly there.
+
+#include <spindle/detail/task.hpp>
+#include <spindle/errors.hpp>
+#include <spindle/stack.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace spindle {
+
+template <class T>
+class task;
+
+namespace detail {
+
+// task_access is the door for the templates below to a handle's record.
+struct task_access {
+    template <class T>
+    static task<T> adopt(task_record* record) noexcept { return task<T>(record); }
+    template <class T>
+    static task_record* record(const task<T>& t) noexcept { return t.record_; }
+};
+
+// task_result_t is the result type of a task running `F`: the function is stored decayed and
+// called as an lvalue.
+template <class F>
+using task_result_t = std::invoke_result_t<std::decay_t<F>&>;
+
+template <class F>
+concept task_function = std::invocable<std::decay_t<F>&> &&
+                        !std::is_rvalue_reference_v<task_result_t<F>>;
+
+// spawn_on() creates a task on `core` and queues it.
+template <class F>
+task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&& fn) {
+    using Function = std::decay_t<F>;
+    using Result = task_result_t<F>;
+    using Payload = task_payload<Function, Result>;
+    task_record* record = create_task(core, sizeof(Payload), alignof(Payload),
+                                      payload_operations_for<Function, Result>, name);
+    try {
+        auto* payload = ::new (task_payload_of(record)) Payload(std::forward<F>(fn));
+        set_task_result(record, static_cast<result_slot<Result>*>(payload));
+    } catch (...) {
+        discard_task(record);
+        throw;
+    }
+    schedule_task(record);
+    return task_access::adopt<Result>(record);
+}
+
+}  // namespace detail
+
+// scheduler_options configures a scheduler.
+struct scheduler_options {
+    unsigned threads = 1;      // worker threads; more than 1 is not supported yet (fiber_error)
+    stack_options stack = {};  // the stack of every spawned task
+};
+
+// task is a move-only handle to a spawned task; dropping it detaches the task, which then runs
+// to its end unobserved (an exception it ends with is reported on stderr, as asyncio does).
+template <class T>
+class task {
+public:
+    // task() makes an empty handle.
+    task() noexcept = default;
+    task(task&& other) noexcept : record_(std::exchange(other.record_, nullptr)) {}
+    // operator=() detaches the task this handle held before taking other's.
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            reset();
+            record_ = std::exchange(other.record_, nullptr);
+        }
+        return *this;
+    }
+    // ~task() detaches a task that is still running.
+    ~task() { reset(); }
+
+    // join() waits for the task, suspending only the calling task, and returns its result or
+    // rethrows its exception. A task that has not started yet is run at once, on the joiner's
+    // turn. Throws fiber_error on an empty handle, a second join, a task joining itself, and a
+    // wait outside any task (joining a finished task works anywhere).
+    T join() {
+        detail::join_task(record_);
+        if constexpr (!std::is_void_v<T>)
+            return static_cast<detail::result_slot<T>*>(detail::task_result(record_))->take();
+    }
+
+    // done() tells whether the task has finished (an empty handle is done).
+    bool done() const noexcept { return !record_ || detail::task_finished(record_); }
+
+    // cancel() makes the task's current suspension, or its next one, throw spindle::cancelled;
+    // a task that has not started never runs. Cancelling a finished task does nothing.
+    void cancel() {
+        if (record_) detail::cancel_task(record_);
+    }
+
+    // id() is the task's number in its scheduler, as deadlock messages show it (0 when empty).
+    std::uint64_t id() const noexcept { return record_ ? detail::task_id(record_) : 0; }
+
+private:
+    friend struct detail::task_access;
+    explicit task(detail::task_record* record) noexcept : record_(record) {}
+    void reset() noexcept {
+        if (record_) detail::release_task(std::exchange(record_, nullptr));
+    }
+
+    detail::task_record* record_ = nullptr;
+};
+
+// scheduler runs tasks, each on a fiber of its own, taking turns on the thread that calls run().
+class scheduler {
+public:
+    // scheduler() makes a scheduler with no tasks. threads > 1 throws fiber_error for now.
+    explicit scheduler(scheduler_options options = {});
+    // ~scheduler() cancels the tasks left (after run() threw, or when run() was never called)
+    // and lets them unwind.
+    ~scheduler();
+    scheduler(const scheduler&) = delete;
+    scheduler& operator=(const scheduler&) = delete;
+
+    // spawn() creates a task that will run fn() and queues it; nothing runs until run() (or
+    // until the task is joined from another task).
+    template <class F>
+        requires detail::task_function<F>
+    auto spawn(F&& fn) -> task<detail::task_result_t<F>> {
+        return detail::spawn_on(core_, {}, std::forward<F>(fn));
+    }
+    // spawn(name, fn) also names the task in deadlock messages (up to 31 bytes are kept).
+    template <class F>
+        requires detail::task_function<F>
+    auto spawn(std::string_view name, F&& fn) -> task<detail::task_result_t<F>> {
+        return detail::spawn_on(core_, name, std::forward<F>(fn));
+    }
+
+    // run() runs tasks until every one has finished. Throws deadlock_error, naming each stuck
+    // task and what it waits on, when tasks remain that no timer or task can wake; fiber_error
+    // when called from inside a task (spawn instead).
+    void run();
+
+private:
+    detail::scheduler_core* core_;
+};
+
+// run() is asyncio.run: it makes a scheduler, runs fn as its first task (named "main") until
+// every task has finished, and returns what fn returned or rethrows what it threw.
+template <class F>
+    requires detail::task_function<F>
+auto run(F&& fn, scheduler_options options = {}) -> detail::task_result_t<F> {
+    scheduler s(options);
+    auto main = s.spawn("main", std::forward<F>(fn));
+    s.run();
+    return main.join();
+}
+
+// spawn() creates a task on the scheduler of the calling task; fiber_error outside any task.
+template <class F>
+    requires detail::task_function<F>
+auto spawn(F&& fn) -> task<detail::task_result_t<F>> {
+    return detail::spawn_on(detail::calling_task_scheduler(), {}, std::forward<F>(fn));
+}
+// spawn(name, fn) also names the task.
+template <class F>
+    requires detail::task_function<F>
+auto spawn(std::string_view name, F&& fn) -> task<detail::task_result_t<F>> {
+    return detail::spawn_on(detail::calling_task_scheduler(), name, std::forward<F>(fn));
+}
+
+// gather_value_t is what gather() gives for a task<T>: T, or std::monostate for task<void>.
+template <class T>
+using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+namespace detail {
+template <class T>
+gather_value_t<T> join_for_gather(task<T>& t) {
+    if constexpr (std::is_void_v<T>) {
+        t.join();
+        return {};
+    } else {
+        return t.join();
+    }
+}
+}  // namespace detail
+
+// gather() is asyncio.gather: it waits for every task and returns their results in argument
+// order. If any failed, the exception of the first failed one in argument order is rethrown,
+// after all have finished. If the gathering task is cancelled, it cancels the tasks too.
+template <class... T>
+std::tuple<gather_value_t<T>...> gather(task<T>&&... tasks) {
+    std::tuple<task<T>...> owned(std::move(tasks)...);
+    return std::apply(
+        [](task<T>&... t) {
+            detail::task_record* const records[] = {detail::task_access::record(t)..., nullptr};
+            detail::gather_tasks(records, sizeof...(T));
+            // Braced initialisation evaluates left to right.
+            return std::tuple<gather_value_t<T>...>{detail::join_for_gather(t)...};
+        },
+        owned);
+}
+
+// gather(tasks) waits for every task in the vector; results in order (nothing for task<void>).
+template <class T>
+auto gather(std::vector<task<T>> tasks)
+    -> std::conditional_t<std::is_void_v<T>, void, std::vector<T>> {
+    std::vector<detail::task_record*> records;
+    records.reserve(tasks.size());
+    for (const task<T>& t : tasks) records.push_back(detail::task_access::record(t));
+    detail::gather_tasks(records.data(), records.size());
+    if constexpr (std::is_void_v<T>) {
+        for (task<T>& t : tasks) t.join();
+    } else {
+        std::vector<T> results;
+        results.reserve(tasks.size());
+        for (task<T>& t : tasks) results.push_back(t.join());
+        return results;
+    }
+}
+
+namespace this_fiber {
+
+// yield() puts the calling task at the back of the ready queue and runs the others ready before
+// it. Outside any task it is std::this_thread::yield().
+void yield();
+// sleep_for() suspends only the calling task for at least `duration`. Outside any task it
+// blocks the thread, like std::this_thread::sleep_for().
+void sleep_for(std::chrono::steady_clock::duration duration);
+// sleep_until() suspends only the calling task until `deadline` has passed; tasks with equal
+// deadlines wake in the order they went to sleep.
+void sleep_until(std::chrono::steady_clock::time_point deadline);
+// set_name() names the calling task (or, outside a task, the running fiber) in deadlock and
+// stack-overflow messages; up to 31 bytes are kept. fiber_error outside both.
+void set_name(std::string_view name);
+
+}  // namespace this_fiber
+
+}  // namespace spindle

@@ -1,0 +1,183 @@
+// scheduler: construction, run(), teardown, deadlock reports, and this_fiber.
+
+#include "worker.hpp"
+
+#include <spindle/errors.hpp>
+#include <spindle/fiber.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace spindle {
+namespace detail {
+namespace {
+
+// How many times teardown cancels the tasks left before it gives up on one that keeps
+// swallowing its cancellation and waiting again.
+constexpr int teardown_rounds = 16;
+
+[[noreturn]] void stop_process(const std::string& why) noexcept {
+    std::fprintf(stderr, "spindle: %s; stopping the process\n", why.c_str());
+    std::abort();
+}
+
+}  // namespace
+
+void scheduler_core::add_live(task_record* task) noexcept {
+    task->live_next = nullptr;
+    task->live_previous = live_tail;
+    if (live_tail)
+        live_tail->live_next = task;
+    else
+        live_head = task;
+    live_tail = task;
+    ++live_count;
+}
+
+void scheduler_core::remove_live(task_record* task) noexcept {
+    if (task->live_previous)
+        task->live_previous->live_next = task->live_next;
+    else
+        live_head = task->live_next;
+    if (task->live_next)
+        task->live_next->live_previous = task->live_previous;
+    else
+        live_tail = task->live_previous;
+    task->live_previous = task->live_next = nullptr;
+    --live_count;
+}
+
+void scheduler_core::run() {
+    if (this_worker)
+        throw fiber_error(
+            "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
+            "this thread); spawn a task instead");
+    main_worker.enter();
+    struct leave_on_exit {
+        worker& w;
+        ~leave_on_exit() { w.leave(); }
+    } guard{main_worker};
+    main_worker.run_loop();
+}
+
+std::string scheduler_core::describe_deadlock() const {
+    std::string message = "spindle: deadlock: " + std::to_string(live_count) +
+                          (live_count == 1 ? " task waits" : " tasks wait") +
+                          " and nothing can wake them:";
+    for (const task_record* task = live_head; task; task = task->live_next) {
+        message += "\n  " + describe_task(*task) + " waits on ";
+        if (task->joining)
+            message += "join of " + describe_task(*task->joining);
+        else if (task->wait_reason)
+            message += task->wait_reason;
+        else
+            message += "something unknown";
+    }
+    return message;
+}
+
+void scheduler_core::teardown() noexcept {
+    if (live_count == 0) return;
+    if (this_worker == &main_worker)
+        stop_process("a scheduler was destroyed by one of its own tasks");
+    for (int round = 0; live_count > 0; ++round) {
+        if (round == teardown_rounds) {
+            std::string names;
+            for (const task_record* task = live_head; task; task = task->live_next)
+                names += (names.empty() ? "" : ", ") + describe_task(*task);
+            stop_process("a scheduler was destroyed and its tasks (" + names +
+                         ") kept catching their cancellation and waiting again");
+        }
+        for (task_record* task = live_head; task;) {
+            task_record* next = task->live_next;  // cancelling may finish and unlink it
+            try {
+                cancel_task(task);
+            } catch (...) {
+                stop_process("cancelling a task failed while its scheduler was destroyed");
+            }
+            task = next;
+        }
+        if (live_count == 0) break;
+        try {
+            run();
+        } catch (const deadlock_error&) {
+            // The next round cancels whatever waits again.
+        } catch (const std::exception& e) {
+            stop_process(std::string("a scheduler could not unwind its tasks: ") + e.what());
+        }
+    }
+}
+
+}  // namespace detail
+
+scheduler::scheduler(scheduler_options options) {
+    if (options.threads == 0)
+        throw fiber_error("spindle: scheduler_options::threads must be at least 1");
+    if (options.threads > 1)
+        throw fiber_error(
+            "spindle: scheduler_options::threads > 1 (worker threads that steal tasks from each "
+            "other) is not supported yet; use threads = 1");
+    core_ = new detail::scheduler_core(options);
+}
+
+scheduler::~scheduler() {
+    core_->teardown();
+    delete core_;
+}
+
+void scheduler::run() { core_->run(); }
+
+namespace this_fiber {
+
+void yield() {
+    detail::worker* w = detail::this_worker;
+    detail::task_record* self = w ? w->running() : nullptr;
+    if (!self) {
+        std::this_thread::yield();
+        return;
+    }
+    detail::take_pending_cancel(self);
+    w->yield_running();
+    detail::take_pending_cancel(self);
+}
+
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+    detail::worker* w = detail::this_worker;
+    detail::task_record* self = w ? w->running() : nullptr;
+    if (!self) {
+        std::this_thread::sleep_until(deadline);
+        return;
+    }
+    detail::take_pending_cancel(self);
+    w->add_timer(self, deadline);
+    self->status = detail::task_status::waiting;
+    self->outcome = detail::wake_outcome::waiting;
+    self->wait_reason = "sleep";
+    w->park();
+    detail::throw_if_interrupted(self);
+}
+
+void sleep_for(std::chrono::steady_clock::duration duration) {
+    sleep_until(std::chrono::steady_clock::now() + duration);
+}
+
+void set_name(std::string_view name) {
+    detail::worker* w = detail::this_worker;
+    if (detail::task_record* self = w ? w->running() : nullptr) {
+        const std::size_t n = std::min(name.size(), sizeof self->name - 1);
+        std::memcpy(self->name, name.data(), n);
+        self->name[n] = '\0';
+        if (self->control) std::memcpy(self->control->name, self->name, sizeof self->name);
+        return;
+    }
+    if (fiber* f = fiber::current()) {
+        f->set_name(name);
+        return;
+    }
+    throw fiber_error("spindle: this_fiber::set_name() called outside any task or fiber");
+}
+
+}  // namespace this_fiber
+}  // namespace spindle

@@ -1,0 +1,119 @@
+// mutex and condition_variable on wait queues.
+
+#include "worker.hpp"
+
+#include <spindle/sync.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace spindle {
+
+using detail::running_task;
+using detail::wake_outcome;
+
+mutex::~mutex() {
+    if (!waiters_.empty()) {
+        std::fprintf(stderr,
+                     "spindle: a mutex was destroyed while tasks waited for it; stopping the "
+                     "process\n");
+        std::abort();
+    }
+}
+
+bool mutex::held_by_caller() const noexcept { return locked_ && owner_ == running_task(); }
+
+void mutex::lock() {
+    detail::task_record* self = running_task();
+    if (!locked_) {
+        locked_ = true;
+        owner_ = self;
+        return;
+    }
+    if (self && owner_ == self)
+        throw fiber_error(
+            "spindle: mutex::lock() by the task that holds it already (spindle::mutex is not "
+            "recursive)");
+    detail::waiter w;
+    detail::begin_wait(waiters_, w, "mutex lock");
+    detail::end_wait(w);  // completed: unlock() made this task the owner
+}
+
+void mutex::lock_uninterruptible() {
+    if (!locked_) {
+        locked_ = true;
+        owner_ = running_task();
+        return;
+    }
+    detail::waiter w;
+    detail::begin_wait(waiters_, w, "mutex lock (to return from a condition_variable wait)",
+                       /*interruptible=*/false);
+    detail::end_wait(w);
+}
+
+bool mutex::try_lock() noexcept {
+    if (locked_) return false;
+    locked_ = true;
+    owner_ = running_task();
+    return true;
+}
+
+void mutex::unlock() {
+    if (!locked_) throw fiber_error("spindle: mutex::unlock() of a mutex that is not locked");
+    if (owner_ != running_task())
+        throw fiber_error("spindle: mutex::unlock() by a task that does not hold the mutex");
+    if (detail::waiter* next = waiters_.front()) {
+        // Handed over, not released: the longest waiter owns it before anyone else can run.
+        owner_ = next->task;
+        detail::wake(*next, wake_outcome::completed);
+    } else {
+        locked_ = false;
+        owner_ = nullptr;
+    }
+}
+
+condition_variable::~condition_variable() { detail::wake_all(waiters_, wake_outcome::closed); }
+
+void condition_variable::notify_one() noexcept {
+    if (detail::waiter* w = waiters_.front()) detail::wake(*w, wake_outcome::completed);
+}
+
+void condition_variable::notify_all() noexcept {
+    detail::wake_all(waiters_, wake_outcome::completed);
+}
+
+void condition_variable::wait(std::unique_lock<mutex>& lock) { wait_with(lock, nullptr); }
+
+std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock,
+                                              std::chrono::steady_clock::time_point deadline) {
+    return wait_with(lock, &deadline);
+}
+
+std::cv_status condition_variable::wait_with(
+    std::unique_lock<mutex>& lock, const std::chrono::steady_clock::time_point* deadline) {
+    mutex* m = lock.mutex();
+    if (!m || !lock.owns_lock() || !m->held_by_caller())
+        throw fiber_error(
+            "spindle: condition_variable::wait() needs a lock that holds its mutex, taken by the "
+            "calling task");
+    // Queue first, then release the mutex: no notification between the two can be missed.
+    detail::waiter w;
+    if (deadline)
+        detail::begin_wait_until(waiters_, w, "condition_variable notify", *deadline);
+    else
+        detail::begin_wait(waiters_, w, "condition_variable notify");
+    m->unlock();
+    wake_outcome outcome;
+    try {
+        outcome = detail::end_wait(w);
+    } catch (...) {
+        // Even when cancelled, the caller gets its lock back, as std::condition_variable promises.
+        m->lock_uninterruptible();
+        throw;
+    }
+    m->lock_uninterruptible();
+    return outcome == wake_outcome::timed_out ? std::cv_status::timeout
+                                              : std::cv_status::no_timeout;
+}
+
+}  // namespace spindle

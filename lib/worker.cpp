@@ -1,0 +1,208 @@
+// worker: switching between tasks, the run loop, timers and the idle path.
+
+#include "worker.hpp"
+
+#include <spindle/errors.hpp>
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <thread>
+
+namespace spindle::detail {
+namespace {
+
+// task_entry is the body of every task's fiber: it runs the payload and then reports the end.
+struct task_entry {
+    task_record* task;
+
+    void operator()() const {
+        task_record* const t = task;
+        try {
+            t->operations->run(t->payload);
+        } catch (...) {
+            t->exception = std::current_exception();
+        }
+        // The function (and what it captured) goes now, on the task's own stack, not when the
+        // handle does.
+        t->operations->destroy_function(t->payload);
+        t->scheduler->main_worker.finish_running(t);
+    }
+};
+
+}  // namespace
+
+void worker::enter() noexcept {
+    this_worker = this;
+    loop_control_ = current_control();
+}
+
+void worker::leave() noexcept { this_worker = nullptr; }
+
+void worker::run_loop() {
+    for (;;) {
+        if (task_record* next = next_ready()) {
+            switch_to(loop_, next);
+            if (finished_) reap();
+            continue;
+        }
+        if (core_.live_count == 0) return;
+        if (!timers_.empty()) {
+            idle_until(timers_.earliest());
+            continue;
+        }
+        throw deadlock_error(core_.describe_deadlock());
+    }
+}
+
+void worker::idle_until(std::chrono::steady_clock::time_point deadline) {
+    // Nothing is ready and only a timer can change that, so the thread sleeps until the nearest
+    // deadline. This is where the I/O layer will wait on epoll instead, with the same deadline
+    // as its timeout, so that a ready descriptor or a timer, whichever comes first, wakes it.
+    std::this_thread::sleep_until(deadline);
+}
+
+task_record* worker::next_ready() noexcept {
+    if (!timers_.empty()) expire_timers(std::chrono::steady_clock::now());
+    while (task_record* task = ready_.pop_front())
+        if (task->started || prepare(task)) return task;
+    return nullptr;
+}
+
+void worker::expire_timers(std::chrono::steady_clock::time_point now) noexcept {
+    // Only deadlines that have passed: a task never wakes before its deadline. The heap yields
+    // equal deadlines in the order they were set, and they are queued in that order.
+    while (!timers_.empty() && timers_.earliest() <= now)
+        wake_task(timers_.pop_earliest(), wake_outcome::timed_out);
+}
+
+bool worker::prepare(task_record* task) noexcept {
+    // A task's stack is taken from the pool when it first runs, not when it is spawned: a
+    // spawned task waiting for its turn costs only its record.
+    try {
+        fiber_control* control =
+            create_fiber(core_.options.stack, sizeof(task_entry), alignof(task_entry),
+                         body_operations_for<task_entry>);
+        ::new (body_storage(control)) task_entry{task};
+        control->is_task = true;
+        std::memcpy(control->name, task->name, sizeof control->name);
+        control->resumer = &loop_;  // where fiber_main goes when the task's body has returned
+        control->parent = loop_control_;
+        control->state = fiber_state::running;
+        task->control = control;
+        task->innermost = control;
+        return true;
+    } catch (...) {
+        // No stack could be had: the task ends with that error without running.
+        task->operations->destroy_function(task->payload);
+        task->exception = std::current_exception();
+        complete_task(task);
+        return false;
+    }
+}
+
+void worker::switch_to(context_record& from, task_record* next) noexcept {
+    running_ = next;
+    next->status = task_status::running;
+    if (!next->started) {
+        next->started = true;
+        set_current_control(next->control);
+        switch_context(from, next->control->self, next->control);
+    } else {
+        // The task parked wherever it was, maybe inside a fiber nested in it: restore that
+        // innermost fiber as current and continue the parked context.
+        set_current_control(next->innermost);
+        switch_context(from, next->park, nullptr);
+    }
+}
+
+void worker::suspend_to(task_record* next) noexcept {
+    task_record* self = running_;
+    self->innermost = current_control();
+    if (next) {
+        switch_to(self->park, next);
+        return;
+    }
+    running_ = nullptr;
+    set_current_control(loop_control_);
+    switch_context(self->park, loop_, nullptr);
+}
+
+void worker::park() noexcept { suspend_to(next_ready()); }
+
+void worker::yield_running() noexcept {
+    task_record* next = next_ready();
+    if (!next) return;  // nobody else is ready: carry on
+    task_record* self = running_;
+    self->status = task_status::ready;
+    ready_.push_back(self);
+    suspend_to(next);
+}
+
+bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
+    ready_.remove(child);
+    if (!prepare(child)) return false;
+    child->joiner = joiner;
+    child->joiner_first = true;
+    joiner->joining = child;
+    joiner->status = task_status::waiting;
+    joiner->outcome = wake_outcome::waiting;
+    joiner->innermost = current_control();
+    switch_to(joiner->park, child);
+    return true;
+}
+
+void worker::make_ready(task_record* task, bool first) noexcept {
+    task->status = task_status::ready;
+    if (first)
+        ready_.push_front(task);
+    else
+        ready_.push_back(task);
+}
+
+void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noexcept {
+    if (waiter* w = task->wait) {
+        wait_queue& queue = *w->queue;
+        if (w->previous)
+            w->previous->next = w->next;
+        else
+            queue.head = w->next;
+        if (w->next)
+            w->next->previous = w->previous;
+        else
+            queue.tail = w->previous;
+        w->previous = w->next = nullptr;
+        w->queue = nullptr;
+        task->wait = nullptr;
+    }
+    if (task_record* child = task->joining) {
+        child->joiner = nullptr;
+        child->joiner_first = false;
+        task->joining = nullptr;
+    }
+    if (task->timer_slot != no_timer_slot) timers_.remove(task);
+    task->outcome = outcome;
+    make_ready(task, first);
+}
+
+void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
+    task->deadline = deadline;
+    timers_.push(task, deadline);
+}
+
+void worker::finish_running(task_record* task) noexcept {
+    complete_task(task);
+    finished_ = task;
+    running_ = nullptr;
+}
+
+void worker::reap() noexcept {
+    task_record* task = std::exchange(finished_, nullptr);
+    // The fiber layer's abandon_fiber() gives a fiber's stack back to the pool; the task's
+    // body has already been destroyed by fiber_main.
+    abandon_fiber(std::exchange(task->control, nullptr));
+    task->innermost = nullptr;
+    if (!task->handle_alive) destroy_record(task);
+}
+
+}  // namespace spindle::detail

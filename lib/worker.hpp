@@ -1,0 +1,122 @@
+#pragma once
+// worker: one thread's share of a scheduler. Its ready queue, its timer heap, its run loop.
+//
+// Tasks switch straight to one another: a task that suspends picks the next ready task itself
+// and switches into it, one context switch per hand-over. The run loop (on the stack of the
+// thread that called run()) is entered only when a task finishes (its stack must be given back
+// from another stack) or when nothing is ready; there it sleeps until the next deadline. That
+// idle path is the one place the thread blocks, and where an epoll wait will join.
+//
+// threads == 1 for now, so a scheduler has exactly one worker and every structure here is
+// touched by one thread. The multi-threaded mode will give each worker its own queue and heap
+// and let idle workers take ready tasks from the others.
+
+#include "ready_queue.hpp"
+#include "task_record.hpp"
+#include "timer_heap.hpp"
+
+#include <spindle/scheduler.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace spindle::detail {
+
+struct scheduler_core;
+
+class worker {
+public:
+    explicit worker(scheduler_core& core) noexcept : core_(core) {}
+
+    // run_loop() runs tasks until none is left; throws deadlock_error when tasks remain that
+    // nothing can wake.
+    void run_loop();
+
+    // running() is the task on the thread right now, or nullptr (in the run loop).
+    task_record* running() const noexcept { return running_; }
+
+    // park() suspends the running task, whose status and wait the caller has set, and runs the
+    // next ready one. It returns once the task has been made ready and has run again.
+    void park() noexcept;
+    // yield_running() puts the running task behind the other ready ones, if there are any.
+    void yield_running() noexcept;
+    // run_child_now() makes `joiner` wait for `child`, a task that has not started, and runs the
+    // child at once on the joiner's turn; the joiner goes next when the child finishes. Returns
+    // false, without waiting, when the child could not start (it is then done with the error).
+    bool run_child_now(task_record* joiner, task_record* child) noexcept;
+
+    // make_ready() queues a task: at the back, or next when `first`.
+    void make_ready(task_record* task, bool first = false) noexcept;
+    // wake_task() ends whatever wait a task is in (wait queue, timer, join) and queues it; its
+    // wait then returns `outcome`.
+    void wake_task(task_record* task, wake_outcome outcome, bool first = false) noexcept;
+    // sleep_until() puts the running task in the timer heap (it must then park()).
+    void add_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
+    // unqueue() takes a task that has not started out of the ready queue.
+    void unqueue(task_record* task) noexcept { ready_.remove(task); }
+
+    // finish_running() is the running task's last act on its own stack: the loop gives its stack
+    // back once the switch away from it is done.
+    void finish_running(task_record* task) noexcept;
+
+    // enter()/leave() bind this worker to the calling thread for run().
+    void enter() noexcept;
+    void leave() noexcept;
+
+private:
+    task_record* next_ready() noexcept;
+    bool prepare(task_record* task) noexcept;
+    void switch_to(context_record& from, task_record* next) noexcept;
+    void suspend_to(task_record* next) noexcept;
+    void expire_timers(std::chrono::steady_clock::time_point now) noexcept;
+    void idle_until(std::chrono::steady_clock::time_point deadline);
+    void reap() noexcept;
+
+    scheduler_core& core_;
+    ready_queue ready_;
+    timer_heap timers_;
+    context_record loop_;                   // the run loop, while a task runs
+    fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
+    task_record* running_ = nullptr;
+    task_record* finished_ = nullptr;       // finished; its stack is still to be given back
+};
+
+// this_worker is the worker running on this thread, or nullptr outside scheduler::run().
+constinit inline thread_local worker* this_worker = nullptr;
+
+// scheduler_core is a scheduler's state: its options, its worker(s), its unfinished tasks.
+struct scheduler_core {
+    explicit scheduler_core(const scheduler_options& opts) noexcept : options(opts) {}
+
+    void run();
+    // teardown() cancels every unfinished task and runs them until they have unwound.
+    void teardown() noexcept;
+    std::string describe_deadlock() const;
+
+    void add_live(task_record* task) noexcept;
+    void remove_live(task_record* task) noexcept;
+
+    scheduler_options options;
+    worker main_worker{*this};
+    task_record* live_head = nullptr;  // unfinished tasks, in spawn order
+    task_record* live_tail = nullptr;
+    std::size_t live_count = 0;
+    std::uint64_t next_task_id = 1;
+};
+
+// complete_task() marks a task done, wakes its joiner, and frees the record when no handle
+// holds it and it has no stack left.
+void complete_task(task_record* task) noexcept;
+// destroy_record() frees a finished task's record and payload.
+void destroy_record(task_record* task) noexcept;
+// describe_task() is "task 3 'name'" or "task 3".
+std::string describe_task(const task_record& task);
+// take_pending_cancel() throws cancelled, once, when the task has a cancellation pending.
+void take_pending_cancel(task_record* task);
+// throw_if_interrupted() throws cancelled after a wait that did not complete while a
+// cancellation was pending.
+void throw_if_interrupted(task_record* task);
+
+}  // namespace spindle::detail

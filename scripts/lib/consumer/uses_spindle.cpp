@@ -1,0 +1,18 @@
+// A program outside the project that uses spindle as a user would: scripts/test builds it
+// against the installed package (pkg-config) and with spindle as a meson subproject.
+#include <spindle/spindle.hpp>
+
+#include <cstdio>
+
+int main() {
+    int steps = 0;
+    spindle::fiber f([&] {
+        ++steps;
+        spindle::fiber::suspend();
+        ++steps;
+    });
+    f.resume();
+    f.resume();
+    std::printf("steps=%d done=%d\n", steps, f.done() ? 1 : 0);
+    return steps == 2 && f.done() ? 0 : 1;
+}
