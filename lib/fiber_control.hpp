@@ -33,6 +33,10 @@ void resume_control(fiber_control* control) noexcept;
 void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept;
 
 // install_overflow_handler() makes sure this thread reports a guard-page hit by name.
-void install_overflow_handler() noexcept;
+void install_overflow_handler_for_thread() noexcept;
+inline thread_local bool thread_reports_overflow = false;
+inline void install_overflow_handler() noexcept {
+    if (!thread_reports_overflow) [[unlikely]] install_overflow_handler_for_thread();
+}
 
 }  // namespace spindle::detail

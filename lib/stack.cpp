@@ -101,8 +101,8 @@ std::size_t usable_size_for(const stack_options& options) {
         throw fiber_error("spindle: a stack of " + std::to_string(options.size) +
                           " bytes is too small; ask for at least " +
                           std::to_string(minimum_stack_size));
-    const std::size_t page = page_size();
-    return (options.size + page - 1) / page * page;
+    const std::size_t page = page_size();  // a power of two: round with a mask, not a division
+    return (options.size + page - 1) & ~(page - 1);
 }
 
 bool stack_canary_intact(const stack_memory& stack) noexcept {

@@ -106,13 +106,10 @@ struct alternate_stack {
     }
 };
 
-thread_local bool thread_has_handler = false;
-
 }  // namespace
 
-void install_overflow_handler() noexcept {
-    if (thread_has_handler) return;
-    thread_has_handler = true;
+void install_overflow_handler_for_thread() noexcept {
+    thread_reports_overflow = true;
     static thread_local alternate_stack signal_stack;
     signal_stack.install();
     static std::once_flag process_handler;

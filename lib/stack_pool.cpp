@@ -81,9 +81,12 @@ public:
 private:
     static constexpr std::size_t max_buckets = 16;
 
+    // find() looks at the bucket used last first: a program mostly makes stacks of one size.
     bucket* find(std::size_t usable, bool guarded) noexcept {
+        if (last_ && last_->usable == usable && last_->guarded == guarded) return last_;
         for (std::size_t i = 0; i < bucket_count_; ++i)
-            if (buckets_[i].usable == usable && buckets_[i].guarded == guarded) return &buckets_[i];
+            if (buckets_[i].usable == usable && buckets_[i].guarded == guarded)
+                return last_ = &buckets_[i];
         return nullptr;
     }
 
@@ -96,6 +99,7 @@ private:
 
     bucket buckets_[max_buckets];
     std::size_t bucket_count_ = 0;
+    bucket* last_ = nullptr;
     stack_pool_statistics stats_;
     bool alive_ = true;
 };

@@ -8,9 +8,74 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace spindle::detail {
 namespace {
+
+// record_cache keeps this thread's freed task records for reuse, by size in steps of a cache
+// line, so that spawning costs no malloc once warm and each record starts on a cache line (its
+// hot fields then share one). Like the stack pool, it is per thread and needs no lock.
+class record_cache {
+public:
+    static constexpr std::size_t line = 64;
+
+    ~record_cache() {
+        alive_ = false;
+        for (size_class& c : classes_)
+            while (c.head) ::operator delete(std::exchange(c.head, c.head->next), std::align_val_t{line});
+    }
+
+    static std::size_t rounded(std::size_t bytes) noexcept { return (bytes + line - 1) & ~(line - 1); }
+
+    void* allocate(std::size_t bytes) {
+        if (size_class* c = find(bytes); c && c->head) {
+            --c->count;
+            return std::exchange(c->head, c->head->next);
+        }
+        return ::operator new(bytes, std::align_val_t{line});
+    }
+
+    void deallocate(void* memory, std::size_t bytes) noexcept {
+        size_class* c = alive_ ? find(bytes) : nullptr;
+        if (!c && alive_ && used_ < class_count) {
+            c = &classes_[used_++];
+            c->bytes = bytes;
+        }
+        if (c && c->count < kept_per_class) {
+            c->head = ::new (memory) free_block{c->head};
+            ++c->count;
+            return;
+        }
+        ::operator delete(memory, std::align_val_t{line});
+    }
+
+private:
+    struct free_block {
+        free_block* next;
+    };
+    struct size_class {
+        std::size_t bytes = 0;
+        free_block* head = nullptr;
+        std::size_t count = 0;
+    };
+    // A program spawns a handful of distinct task types in its hot loops; a thousand records
+    // of each (a few hundred KiB) covers bursts without hoarding.
+    static constexpr std::size_t class_count = 8;
+    static constexpr std::size_t kept_per_class = 1024;
+
+    size_class* find(std::size_t bytes) noexcept {
+        for (std::size_t i = 0; i < used_; ++i)
+            if (classes_[i].bytes == bytes) return &classes_[i];
+        return nullptr;
+    }
+
+    size_class classes_[class_count];
+    std::size_t used_ = 0;
+    bool alive_ = true;
+};
+
+thread_local record_cache records;
 
 // not_finished_outside_task is join()'s complaint when nothing could wait.
 constexpr const char* not_finished_outside_task =
@@ -92,15 +157,17 @@ void throw_if_interrupted(task_record* task) {
 task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
                          std::size_t payload_alignment, const task_payload_operations& operations,
                          std::string_view name) {
-    const std::size_t alignment = std::max(alignof(task_record), payload_alignment);
+    const std::size_t alignment = std::max(record_cache::line, payload_alignment);
     const std::size_t header = (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
-    void* memory = alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__
-                       ? ::operator new(header + payload_size, std::align_val_t{alignment})
-                       : ::operator new(header + payload_size);
+    const std::size_t size = record_cache::rounded(header + payload_size);
+    void* memory = alignment > record_cache::line
+                       ? ::operator new(size, std::align_val_t{alignment})
+                       : records.allocate(size);
     auto* task = ::new (memory) task_record{};
     task->scheduler = scheduler;
     task->operations = &operations;
     task->payload = static_cast<std::byte*>(memory) + header;
+    task->allocation_size = size;
     task->allocation_alignment = alignment;
     task->id = scheduler->next_task_id++;
     const std::size_t n = std::min(name.size(), sizeof task->name - 1);
@@ -116,12 +183,13 @@ void set_task_result(task_record* task, void* result_slot) noexcept { task->resu
 void* task_result(task_record* task) noexcept { return task->result; }
 
 void discard_task(task_record* task) noexcept {
+    const std::size_t size = task->allocation_size;
     const std::size_t alignment = task->allocation_alignment;
     task->~task_record();
-    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+    if (alignment > record_cache::line)
         ::operator delete(task, std::align_val_t{alignment});
     else
-        ::operator delete(task);
+        records.deallocate(task, size);
 }
 
 void destroy_record(task_record* task) noexcept {

@@ -31,17 +31,25 @@ enum class task_status : std::uint8_t {
 inline constexpr std::size_t no_timer_slot = static_cast<std::size_t>(-1);
 
 struct task_record {
-    // Links in the ready queue.
-    task_record* queue_previous = nullptr;
-    task_record* queue_next = nullptr;
+    // The hot fields come first, so that a switch into or out of the task touches one cache line
+    // of the record besides its stack: the flags, the queue position, the start of `park`.
+    task_status status = task_status::ready;
+    wake_outcome outcome = wake_outcome::waiting;
+    bool started = false;
+    bool cancel_requested = false;
+    bool interruptible = true;   // cancel() may end the current wait
+    bool handle_alive = true;
+    bool result_taken = false;
+    bool joiner_first = false;   // the join ran this task at once: its joiner goes next
+    std::uint64_t queue_position = 0;  // where it sits in the ready queue's ring
+    context_record park;               // the parked context, whichever stack it is on
+
     // Links in the scheduler's list of unfinished tasks (for deadlock reports and teardown).
     task_record* live_previous = nullptr;
     task_record* live_next = nullptr;
 
     scheduler_core* scheduler = nullptr;
     fiber_control* control = nullptr;    // the task's fiber: null before it starts and once done
-    fiber_control* innermost = nullptr;  // current_control() when it parked (maybe a nested fiber)
-    context_record park;                 // the parked context, whichever stack it is on
 
     const task_payload_operations* operations = nullptr;
     void* payload = nullptr;
@@ -57,16 +65,11 @@ struct task_record {
     std::size_t timer_slot = no_timer_slot;  // index in the timer heap, or no_timer_slot
 
     std::uint64_t id = 0;
+    std::size_t allocation_size = 0;
     std::size_t allocation_alignment = 0;
-    task_status status = task_status::ready;
-    wake_outcome outcome = wake_outcome::waiting;
-    bool started = false;
-    bool cancel_requested = false;
-    bool interruptible = true;   // cancel() may end the current wait
-    bool handle_alive = true;
-    bool result_taken = false;
-    bool joiner_first = false;   // the join ran this task at once: its joiner goes next
-    char name[32] = {};
+    char name[32];  // set by create_task(); not zeroed here, zeroing it all costs a `rep stos`
+
+    task_record() noexcept { name[0] = '\0'; }
 };
 
 }  // namespace spindle::detail

@@ -9,6 +9,10 @@
 #include <new>
 #include <thread>
 
+#if SPINDLE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace spindle::detail {
 namespace {
 
@@ -43,7 +47,7 @@ void worker::run_loop() {
     for (;;) {
         if (task_record* next = next_ready()) {
             switch_to(loop_, next);
-            if (finished_) reap();
+            set_current_control(loop_control_);
             continue;
         }
         if (core_.live_count == 0) return;
@@ -86,11 +90,10 @@ bool worker::prepare(task_record* task) noexcept {
         ::new (body_storage(control)) task_entry{task};
         control->is_task = true;
         std::memcpy(control->name, task->name, sizeof control->name);
-        control->resumer = &loop_;  // where fiber_main goes when the task's body has returned
+        control->resumer = &loop_;  // fiber_main goes here at the end; see finish_running()
         control->parent = loop_control_;
         control->state = fiber_state::running;
         task->control = control;
-        task->innermost = control;
         return true;
     } catch (...) {
         // No stack could be had: the task ends with that error without running.
@@ -101,44 +104,6 @@ bool worker::prepare(task_record* task) noexcept {
     }
 }
 
-void worker::switch_to(context_record& from, task_record* next) noexcept {
-    running_ = next;
-    next->status = task_status::running;
-    if (!next->started) {
-        next->started = true;
-        set_current_control(next->control);
-        switch_context(from, next->control->self, next->control);
-    } else {
-        // The task parked wherever it was, maybe inside a fiber nested in it: restore that
-        // innermost fiber as current and continue the parked context.
-        set_current_control(next->innermost);
-        switch_context(from, next->park, nullptr);
-    }
-}
-
-void worker::suspend_to(task_record* next) noexcept {
-    task_record* self = running_;
-    self->innermost = current_control();
-    if (next) {
-        switch_to(self->park, next);
-        return;
-    }
-    running_ = nullptr;
-    set_current_control(loop_control_);
-    switch_context(self->park, loop_, nullptr);
-}
-
-void worker::park() noexcept { suspend_to(next_ready()); }
-
-void worker::yield_running() noexcept {
-    task_record* next = next_ready();
-    if (!next) return;  // nobody else is ready: carry on
-    task_record* self = running_;
-    self->status = task_status::ready;
-    ready_.push_back(self);
-    suspend_to(next);
-}
-
 bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
     ready_.remove(child);
     if (!prepare(child)) return false;
@@ -147,8 +112,9 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
     joiner->joining = child;
     joiner->status = task_status::waiting;
     joiner->outcome = wake_outcome::waiting;
-    joiner->innermost = current_control();
+    fiber_control* const innermost = current_control();
     switch_to(joiner->park, child);
+    set_current_control(innermost);
     return true;
 }
 
@@ -193,15 +159,32 @@ void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point 
 void worker::finish_running(task_record* task) noexcept {
     complete_task(task);
     finished_ = task;
-    running_ = nullptr;
+    // fiber_main's last switch goes to control->resumer. When the next task is a parked one
+    // (typically the joiner, queued first), go straight there: one switch instead of two via
+    // the loop. A task that has not started needs its fiber's entry, so the loop starts it.
+    task_record* next = ready_.front();
+    if (next && next->started) {
+        ready_.pop_front();
+        running_ = next;
+        next->status = task_status::running;
+        task->control->resumer = &next->park;
+    } else {
+        running_ = nullptr;
+        task->control->resumer = &loop_;
+    }
 }
 
 void worker::reap() noexcept {
     task_record* task = std::exchange(finished_, nullptr);
+#if SPINDLE_ASAN
+    // The frames a finished task never returned from (fiber_main's, the switch's) keep their
+    // redzones poisoned; the next fiber on this pooled stack must not inherit them.
+    __asan_unpoison_memory_region(task->control->stack.usable_bottom(),
+                                  task->control->stack.usable);
+#endif
     // The fiber layer's abandon_fiber() gives a fiber's stack back to the pool; the task's
     // body has already been destroyed by fiber_main.
     abandon_fiber(std::exchange(task->control, nullptr));
-    task->innermost = nullptr;
     if (!task->handle_alive) destroy_record(task);
 }
 

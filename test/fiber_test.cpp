@@ -282,3 +282,27 @@ TEST_CASE("fiber: destroying a running fiber stops the process with a message") 
     CHECK(result.signalled);
     CHECK(result.err.find("destroyed while running") != std::string::npos);
 }
+
+#if defined(__x86_64__)
+#include <cfenv>
+
+TEST_CASE("fiber: each side keeps its floating-point rounding mode across switches") {
+    // The rounding mode lives in MXCSR and the x87 control word, which the ABI makes
+    // callee-saved: resume() and suspend() must each return with the caller's mode.
+    REQUIRE(std::fegetround() == FE_TONEAREST);
+    int seen_in_fiber = -1;
+    fiber f([&] {
+        std::fesetround(FE_UPWARD);
+        fiber::suspend();
+        seen_in_fiber = std::fegetround();
+        std::fesetround(FE_TONEAREST);
+    });
+    f.resume();
+    CHECK(std::fegetround() == FE_TONEAREST);
+    std::fesetround(FE_DOWNWARD);
+    f.resume();
+    CHECK(seen_in_fiber == FE_UPWARD);
+    CHECK(std::fegetround() == FE_DOWNWARD);
+    std::fesetround(FE_TONEAREST);
+}
+#endif

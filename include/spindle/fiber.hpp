@@ -57,9 +57,9 @@ inline constexpr body_operations body_operations_for{
 // abandon_fiber() gives back one whose body could not be constructed.
 fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
                             std::size_t body_alignment, const body_operations& operations);
-void* body_storage(fiber_control* control) noexcept;
 void abandon_fiber(fiber_control* control) noexcept;
-void set_owner(fiber_control* control, fiber* owner) noexcept;
+inline void* body_storage(fiber_control* control) noexcept { return control->body; }
+inline void set_owner(fiber_control* control, fiber* owner) noexcept { control->owner = owner; }
 
 // The out-of-line ends of resume() and suspend(): misuse, rethrowing, and the annotated switch.
 [[noreturn]] void refuse_resume(const fiber_control* control);

@@ -57,7 +57,7 @@ task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&&
                                       payload_operations_for<Function, Result>, name);
     try {
         auto* payload = ::new (task_payload_of(record)) Payload(std::forward<F>(fn));
-        set_task_result(record, static_cast<result_slot<Result>*>(payload));
+        set_task_result(record, static_cast<task_result_slot<Result>*>(payload));
     } catch (...) {
         discard_task(record);
         throw;
@@ -100,7 +100,7 @@ public:
     T join() {
         detail::join_task(record_);
         if constexpr (!std::is_void_v<T>)
-            return static_cast<detail::result_slot<T>*>(detail::task_result(record_))->take();
+            return static_cast<detail::task_result_slot<T>*>(detail::task_result(record_))->take();
     }
 
     // done() tells whether the task has finished (an empty handle is done).

@@ -25,9 +25,9 @@ struct task_payload_operations {
     void (*destroy_payload)(void* payload) noexcept;   // when the record goes
 };
 
-// result_slot holds what a task's function returned until join() takes it.
+// task_result_slot holds what a task's function returned until join() takes it.
 template <class T>
-struct result_slot {
+struct task_result_slot {
     std::optional<T> value;
     template <class U>
     void set(U&& result) { value.emplace(std::forward<U>(result)); }
@@ -35,18 +35,18 @@ struct result_slot {
 };
 
 template <class T>
-struct result_slot<T&> {
+struct task_result_slot<T&> {
     T* value = nullptr;
     void set(T& result) noexcept { value = &result; }
     T& take() noexcept { return *value; }
 };
 
 template <>
-struct result_slot<void> {};
+struct task_result_slot<void> {};
 
 // task_payload is the function and its result slot.
 template <class F, class T>
-struct task_payload : result_slot<T> {
+struct task_payload : task_result_slot<T> {
     std::optional<F> function;
 
     template <class G>

@@ -1,0 +1,174 @@
+// mutex and condition_variable for tasks.
+
+#include <spindle/scheduler.hpp>
+#include <spindle/sync.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+using namespace spindle;
+using namespace std::chrono_literals;
+
+TEST_CASE("mutex: excludes across suspensions, with std::lock_guard") {
+    run([] {
+        spindle::mutex m;
+        int inside = 0;
+        int max_inside = 0;
+        std::vector<task<void>> tasks;
+        for (int t = 0; t < 5; ++t)
+            tasks.push_back(spawn([&] {
+                for (int i = 0; i < 10; ++i) {
+                    std::lock_guard guard(m);
+                    ++inside;
+                    max_inside = std::max(max_inside, inside);
+                    this_fiber::yield();  // others run, and must wait for the lock
+                    --inside;
+                }
+            }));
+        gather(std::move(tasks));
+        CHECK(max_inside == 1);
+    });
+}
+
+TEST_CASE("mutex: a waiting task is suspended while others run, and locks are handed in order") {
+    std::vector<std::string> out;
+    run([&] {
+        spindle::mutex m;
+        std::unique_lock lock(m);
+        auto a = spawn([&] {
+            std::lock_guard guard(m);
+            out.push_back("a");
+        });
+        auto b = spawn([&] {
+            std::lock_guard guard(m);
+            out.push_back("b");
+        });
+        auto free_runner = spawn([&] { out.push_back("free"); });
+        this_fiber::yield();
+        out.push_back("unlock");
+        lock.unlock();
+        CHECK(!m.try_lock());  // handed to a already, not released
+        gather(std::move(a), std::move(b), std::move(free_runner));
+    });
+    CHECK(out == std::vector<std::string>{"free", "unlock", "a", "b"});
+}
+
+TEST_CASE("mutex: try_lock, and misuse") {
+    run([] {
+        spindle::mutex m;
+        CHECK(m.try_lock());
+        CHECK(!m.try_lock());
+        CHECK_THROWS_WITH_AS(m.lock(), doctest::Contains("not recursive"), fiber_error);
+        auto other = spawn([&] {
+            CHECK_THROWS_WITH_AS(m.unlock(), doctest::Contains("does not hold"), fiber_error);
+        });
+        other.join();
+        m.unlock();
+        CHECK_THROWS_WITH_AS(m.unlock(), doctest::Contains("not locked"), fiber_error);
+    });
+}
+
+TEST_CASE("condition_variable: notify_one wakes the longest waiter, notify_all the rest") {
+    std::vector<std::string> out;
+    run([&] {
+        spindle::mutex m;
+        spindle::condition_variable cv;
+        int permits = 0;
+        std::vector<task<void>> waiters;
+        for (int i = 0; i < 3; ++i)
+            waiters.push_back(spawn([&, i] {
+                std::unique_lock lock(m);
+                cv.wait(lock, [&] { return permits > 0; });
+                --permits;
+                out.push_back("woke " + std::to_string(i));
+            }));
+        this_fiber::yield();
+        {
+            std::lock_guard guard(m);
+            permits = 1;
+        }
+        cv.notify_one();
+        this_fiber::yield();
+        CHECK(out == std::vector<std::string>{"woke 0"});
+        {
+            std::lock_guard guard(m);
+            permits = 2;
+        }
+        cv.notify_all();
+        gather(std::move(waiters));
+    });
+    CHECK(out == std::vector<std::string>{"woke 0", "woke 1", "woke 2"});
+}
+
+TEST_CASE("condition_variable: wait_for times out, or returns early when notified") {
+    run([] {
+        spindle::mutex m;
+        spindle::condition_variable cv;
+        std::unique_lock lock(m);
+        const auto before = std::chrono::steady_clock::now();
+        CHECK(cv.wait_for(lock, 2ms) == std::cv_status::timeout);
+        CHECK(std::chrono::steady_clock::now() - before >= 2ms);
+        CHECK(lock.owns_lock());
+        CHECK(!cv.wait_for(lock, 1ms, [] { return false; }));
+
+        bool ready = false;
+        auto notifier = spawn([&] {
+            std::lock_guard guard(m);
+            ready = true;
+            cv.notify_one();
+        });
+        CHECK(cv.wait_for(lock, 1h, [&] { return ready; }));
+        lock.unlock();
+        notifier.join();
+    });
+}
+
+TEST_CASE("condition_variable: a producer/consumer queue") {
+    run([] {
+        spindle::mutex m;
+        spindle::condition_variable not_empty;
+        std::vector<int> queue;
+        bool finished = false;
+        auto consumer = spawn([&] {
+            long sum = 0;
+            std::unique_lock lock(m);
+            for (;;) {
+                not_empty.wait(lock, [&] { return !queue.empty() || finished; });
+                if (queue.empty()) return sum;
+                sum += queue.back();
+                queue.pop_back();
+            }
+        });
+        for (int i = 1; i <= 100; ++i) {
+            {
+                std::lock_guard guard(m);
+                queue.push_back(i);
+            }
+            not_empty.notify_one();
+            if (i % 7 == 0) this_fiber::yield();
+        }
+        {
+            std::lock_guard guard(m);
+            finished = true;
+        }
+        not_empty.notify_all();
+        CHECK(consumer.join() == 5050);
+    });
+}
+
+TEST_CASE("condition_variable: wait needs the lock held by the calling task") {
+    run([] {
+        spindle::mutex m;
+        spindle::condition_variable cv;
+        std::unique_lock lock(m, std::defer_lock);
+        CHECK_THROWS_AS(cv.wait(lock), fiber_error);
+    });
+    spindle::mutex m;
+    spindle::condition_variable cv;
+    std::unique_lock lock(m);
+    CHECK_THROWS_WITH_AS(cv.wait(lock), doctest::Contains("outside any task"), fiber_error);
+}
