@@ -71,8 +71,8 @@ std::byte* align_down(std::byte* p, std::size_t alignment) noexcept {
 void free_fiber(fiber_control* control) noexcept {
     if (!stack_canary_intact(control->stack))
         stop_process(*control, "ran past the end of its unguarded stack");
-    on_stack_destroyed(control->self.sanitizer);
     const stack_memory stack = control->stack;
+    on_stack_destroyed(control->self.sanitizer);
     control->~fiber_control();
     release_stack(stack);
 }

@@ -27,12 +27,14 @@
 #endif
 
 #if SPINDLE_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if SPINDLE_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
-#if __has_include(<valgrind/valgrind.h>)
+#if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define SPINDLE_VALGRIND 1
 #endif
@@ -58,6 +60,19 @@ inline void on_stack_created(sanitizer_context& context, void* bottom, std::size
         VALGRIND_STACK_REGISTER(bottom, static_cast<char*>(bottom) + size);
 #endif
     (void)context, (void)bottom, (void)size;
+}
+
+// on_stack_recycled() makes the tools forget what the frames a context left on a stack said
+// about its memory (AddressSanitizer's redzones, memcheck's "below the stack pointer, no
+// access"), before the memory is used again.
+inline void on_stack_recycled(void* bottom, std::size_t size) noexcept {
+#if SPINDLE_ASAN
+    __asan_unpoison_memory_region(bottom, size);
+#endif
+#if SPINDLE_VALGRIND
+    (void)VALGRIND_MAKE_MEM_UNDEFINED(bottom, size);
+#endif
+    (void)bottom, (void)size;
 }
 
 // on_stack_destroyed() forgets a fiber stack; its context must not be running.

@@ -167,7 +167,7 @@ void set_name(std::string_view name) {
     detail::worker* w = detail::this_worker;
     if (detail::task_record* self = w ? w->running() : nullptr) {
         const std::size_t n = std::min(name.size(), sizeof self->name - 1);
-        std::memcpy(self->name, name.data(), n);
+        if (n) std::memcpy(self->name, name.data(), n);
         self->name[n] = '\0';
         if (self->control) std::memcpy(self->control->name, self->name, sizeof self->name);
         return;

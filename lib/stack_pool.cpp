@@ -5,6 +5,7 @@
 // The pool is per thread (no locking on the hot path) and keeps free stacks in intrusive lists
 // threaded through the stacks themselves, one list per (usable size, guarded) pair.
 
+#include "sanitizers.hpp"
 #include "stack_mapping.hpp"
 
 #include <algorithm>
@@ -112,7 +113,10 @@ stack_memory acquire_stack(const stack_options& options) {
     return pool.acquire(usable_size_for(options), options.guard);
 }
 
-void release_stack(stack_memory stack) noexcept { pool.release(stack); }
+void release_stack(stack_memory stack) noexcept {
+    on_stack_recycled(stack.usable_bottom(), stack.usable);
+    pool.release(stack);
+}
 
 stack_pool_statistics stack_pool_stats() noexcept { return pool.stats(); }
 

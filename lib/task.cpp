@@ -171,7 +171,7 @@ task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
     task->allocation_alignment = alignment;
     task->id = scheduler->next_task_id++;
     const std::size_t n = std::min(name.size(), sizeof task->name - 1);
-    std::memcpy(task->name, name.data(), n);
+    if (n) std::memcpy(task->name, name.data(), n);
     task->name[n] = '\0';
     return task;
 }

@@ -55,7 +55,9 @@ TEST_CASE("stack overflow: other segmentation faults are not reported as overflo
         volatile int* nowhere = nullptr;
         *nowhere = 1;
     });
-    CHECK(result.signalled);
-    CHECK(result.signal == SIGSEGV);
+    // The fault goes to the handler installed before spindle's: the default one kills the
+    // child with SIGSEGV, AddressSanitizer's reports it and exits with status 1.
+    const bool died = result.signalled ? result.signal == SIGSEGV : result.exit_code != 0;
+    CHECK(died);
     CHECK(result.err.find("stack overflow") == std::string::npos);
 }
