@@ -9,10 +9,6 @@
 #include <new>
 #include <thread>
 
-#if SPINDLE_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-
 namespace spindle::detail {
 namespace {
 
@@ -176,12 +172,6 @@ void worker::finish_running(task_record* task) noexcept {
 
 void worker::reap() noexcept {
     task_record* task = std::exchange(finished_, nullptr);
-#if SPINDLE_ASAN
-    // The frames a finished task never returned from (fiber_main's, the switch's) keep their
-    // redzones poisoned; the next fiber on this pooled stack must not inherit them.
-    __asan_unpoison_memory_region(task->control->stack.usable_bottom(),
-                                  task->control->stack.usable);
-#endif
     // The fiber layer's abandon_fiber() gives a fiber's stack back to the pool; the task's
     // body has already been destroyed by fiber_main.
     abandon_fiber(std::exchange(task->control, nullptr));
