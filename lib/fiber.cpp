@@ -99,7 +99,10 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
                           " bytes leaves no room to run on a stack of " +
                           std::to_string(stack.usable) + " bytes");
     }
-    auto* control = ::new (control_at) fiber_control{};
+    // Default-initialised, not value-initialised: the members' own initializers are all that
+    // matters, and zeroing the whole block (rep stos) was the largest cost of a creation.
+    auto* control = ::new (control_at) fiber_control;
+    control->name[0] = '\0';
     control->entry = &fiber_main;
     control->operations = operations;
     control->body = body_at;

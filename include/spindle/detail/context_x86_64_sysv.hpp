@@ -27,8 +27,14 @@
 #error "context_x86_64_sysv.hpp is for x86-64 only"
 #endif
 
-// endbr64 as bytes: a no-op before CET, the landing pad of the indirect jump under IBT.
+// endbr64 (as bytes): the landing pad of the indirect jump under IBT. Only a translation unit
+// compiled for IBT (-fcf-protection, __CET__ bit 0) can end up in a program that enforces it,
+// since the linker ANDs the IBT property of all objects; elsewhere it would be a wasted no-op.
+#if defined(__CET__) && (__CET__ & 1)
 #define SPINDLE_ENDBR64 ".byte 0xf3, 0x0f, 0x1e, 0xfa\n\t"
+#else
+#define SPINDLE_ENDBR64
+#endif
 
 #if defined(__AVX512F__)
 #define SPINDLE_AVX512_CLOBBERS                                                               \

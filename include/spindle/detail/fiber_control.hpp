@@ -152,7 +152,7 @@ struct fiber_control {
     void* body = nullptr;
     stack_memory stack;
     std::uint64_t id = 0;
-    char name[32] = {};
+    char name[32];                      // set_name(); name[0] is zeroed on creation
 };
 
 // innermost_control is the innermost running fiber or task on this thread.
