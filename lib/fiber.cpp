@@ -168,8 +168,6 @@ unwind_outcome fiber_access::unwind(fiber& f) {
     return control->ignored_unwind ? unwind_outcome::ignored_return : unwind_outcome::unwound;
 }
 
-fiber_control* fiber_access::control(const fiber& f) noexcept { return f.control_; }
-
 void refuse_resume(const fiber_control* control) {
     if (!control) throw fiber_error("spindle: resume() on an empty fiber");
     if (control->state == fiber_state::done)

@@ -49,18 +49,13 @@ void throw_generator_error(generator_misuse what) {
 
 void close_generator(generator_core& core) {
     if (core.finished) return;
-    if (core.running) throw_generator_error(generator_misuse::reentered);
+    if (generator_running(core)) throw_generator_error(generator_misuse::reentered);
     if (!core.started) {
         // The body never ran: unwinding only destroys it, as Python discards a fresh frame.
         fiber_access::unwind(core.body);
         core.finished = true;
         return;
     }
-    core.running = true;
-    struct clear_running {
-        bool& running;
-        ~clear_running() { running = false; }
-    } clear{core.running};
     // A body that returns after swallowing the unwinding is done, and Python accepts that.
     if (fiber_access::unwind(core.body) == unwind_outcome::ignored_suspend)
         throw_generator_error(generator_misuse::ignored_close);
@@ -69,7 +64,7 @@ void close_generator(generator_core& core) {
 
 void close_on_destruction(generator_core& core) noexcept {
     // A running generator cannot be closed; its fiber's destructor reports that and stops.
-    if (core.finished || core.running) return;
+    if (core.finished || generator_running(core)) return;
     try {
         close_generator(core);
     } catch (...) {

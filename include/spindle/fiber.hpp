@@ -148,30 +148,48 @@ private:
     detail::fiber_control* control_ = nullptr;
 };
 
+namespace detail {
+
+// resume_checked_fiber() is resume() after its misuse checks, for layers that made them (the
+// control is a created or suspended fiber).
+inline void resume_checked_fiber(fiber_control* control) {
+#if SPINDLE_INLINE_FIBER_SWITCH
+    enter_fiber(control);
+#else
+    resume_annotated(control);
+#endif
+    if (control->exception) [[unlikely]]
+        rethrow_escaped(control);
+}
+
+// suspend_checked_fiber() is suspend() after its misuse checks (the control is the running
+// fiber, not a task).
+inline void suspend_checked_fiber(fiber_control* control) {
+#if SPINDLE_INLINE_FIBER_SWITCH
+    leave_fiber(control);
+#else
+    suspend_annotated(control);
+#endif
+    if (control->unwind_requested) [[unlikely]]
+        throw forced_unwind{};
+}
+
+inline fiber_control* fiber_access::control(const fiber& f) noexcept { return f.control_; }
+
+}  // namespace detail
+
 inline void fiber::resume() {
     detail::fiber_control* control = control_;
     if (!control || control->state > detail::fiber_state::suspended) [[unlikely]]
         detail::refuse_resume(control);
-#if SPINDLE_INLINE_FIBER_SWITCH
-    detail::enter_fiber(control);
-#else
-    detail::resume_annotated(control);
-#endif
-    if (control->exception) [[unlikely]]
-        detail::rethrow_escaped(control);
+    detail::resume_checked_fiber(control);
 }
 
 inline void fiber::suspend() {
     detail::fiber_control* control = detail::current_control();
     if (!control || control->is_task) [[unlikely]]
         detail::refuse_suspend(control);
-#if SPINDLE_INLINE_FIBER_SWITCH
-    detail::leave_fiber(control);
-#else
-    detail::suspend_annotated(control);
-#endif
-    if (control->unwind_requested) [[unlikely]]
-        throw detail::forced_unwind{};
+    detail::suspend_checked_fiber(control);
 }
 
 inline bool fiber::done() const noexcept {

@@ -127,7 +127,7 @@ private:
     explicit yielder(detail::generator_channel<Y, S>& channel) noexcept : channel_(&channel) {}
 
     void check_inside_body() const {
-        if (fiber::current() != &channel_->body) [[unlikely]]
+        if (detail::current_control() != detail::fiber_access::control(channel_->body)) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::yield_outside_body);
     }
 
@@ -140,7 +140,8 @@ private:
         detail::generator_channel<Y, S>& channel = *channel_;
         channel.yielded = object;
         channel.suspended_at_yield = true;
-        fiber::suspend();
+        // Inside the body (checked on the way in), so the fiber layer's checks would repeat.
+        detail::suspend_checked_fiber(detail::current_control());
         if (channel.pending_raise) [[unlikely]]
             std::rethrow_exception(std::exchange(channel.pending_raise, nullptr));
         if constexpr (!std::is_void_v<S>) {
@@ -329,7 +330,7 @@ private:
             std::rethrow_exception(std::move(e));
         }
         // Checked before the exception is left for the yield, which must not find it later.
-        if (state_->running) [[unlikely]]
+        if (detail::generator_running(*state_)) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::reentered);
         state_->pending_raise = std::move(e);
         detail::resume_generator(*state_);

@@ -37,23 +37,28 @@ struct generator_core {
     std::exception_ptr pending_raise;  // raise() leaves it for the suspended yield to throw
     bool started = false;              // the body has been resumed at least once
     bool finished = false;             // the body returned, threw, or was closed
-    bool running = false;              // a resume or close of this generator is under way
     bool suspended_at_yield = false;   // the body's last suspension was a yield
 };
+
+// generator_running() tells whether a resume or close of this generator is under way: its
+// body's fiber is running exactly then (a close unwinds it by resuming it).
+inline bool generator_running(const generator_core& core) noexcept {
+    const fiber_control* control = fiber_access::control(core.body);
+    return control && control->state == fiber_state::running;
+}
 
 // resume_generator() runs the body from where it stopped to its next yield or its end. An
 // exception that escapes the body propagates; the generator is then finished.
 inline void resume_generator(generator_core& core) {
-    if (core.running) [[unlikely]]
-        throw_generator_error(generator_misuse::reentered);
-    core.running = true;
+    fiber_control* control = fiber_access::control(core.body);
+    if (control->state > fiber_state::suspended) [[unlikely]] {
+        if (control->state == fiber_state::running)
+            throw_generator_error(generator_misuse::reentered);
+        core.body.resume();  // finished: throws the fiber's own error
+    }
     core.started = true;
     core.suspended_at_yield = false;
-    struct clear_running {
-        bool& running;
-        ~clear_running() { running = false; }
-    } clear{core.running};
-    core.body.resume();
+    resume_checked_fiber(control);
     if (!core.finished && !core.suspended_at_yield) [[unlikely]]
         throw_generator_error(generator_misuse::suspended_without_yield);
 }
