@@ -116,39 +116,33 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
 
 void abandon_fiber(fiber_control* control) noexcept { free_fiber(control); }
 
-void resume_control(fiber_control* control) noexcept {
-    context_record resumer;
-    control->resumer = &resumer;
-    control->parent = current_control();
-    control->state = fiber_state::running;
-    set_current_control(control);
-    switch_context(resumer, control->self, control);
+void append_text(char* buffer, std::size_t size, const char* text) noexcept {
+    std::size_t at = std::strlen(buffer);
+    while (*text && at + 1 < size) buffer[at++] = *text++;
+    buffer[at] = '\0';
+}
+
+void append_decimal(char* buffer, std::size_t size, std::uint64_t value) noexcept {
+    char digits[24];
+    std::size_t n = 0;
+    do digits[n++] = static_cast<char>('0' + value % 10); while ((value /= 10) != 0);
+    std::size_t at = std::strlen(buffer);
+    while (n > 0 && at + 1 < size) buffer[at++] = digits[--n];
+    buffer[at] = '\0';
 }
 
 void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept {
-    // Built by hand: the overflow handler calls this where snprintf is not safe.
-    std::size_t at = 0;
-    auto put = [&](const char* text) {
-        while (*text && at + 1 < size) buffer[at++] = *text++;
-    };
-    char digits[24];
-    std::size_t n = 0;
-    std::uint64_t id = control.id;
-    do digits[n++] = static_cast<char>('0' + id % 10); while ((id /= 10) != 0);
-    char id_text[24];
-    for (std::size_t i = 0; i < n; ++i) id_text[i] = digits[n - 1 - i];
-    id_text[n] = '\0';
+    buffer[0] = '\0';
     if (control.name[0]) {
-        put("fiber '");
-        put(control.name);
-        put("' (id ");
-        put(id_text);
-        put(")");
+        append_text(buffer, size, "fiber '");
+        append_text(buffer, size, control.name);
+        append_text(buffer, size, "' (id ");
+        append_decimal(buffer, size, control.id);
+        append_text(buffer, size, ")");
     } else {
-        put("fiber id ");
-        put(id_text);
+        append_text(buffer, size, "fiber id ");
+        append_decimal(buffer, size, control.id);
     }
-    buffer[at] = '\0';
 }
 
 unwind_outcome fiber_access::unwind(fiber& f) {
@@ -162,7 +156,7 @@ unwind_outcome fiber_access::unwind(fiber& f) {
     if (control->state == fiber_state::running)
         throw fiber_error("spindle: cannot unwind a running fiber");
     control->unwind_requested = true;
-    resume_control(control);
+    resume_annotated(control);
     if (control->state != fiber_state::done) return unwind_outcome::ignored_suspend;
     if (control->exception) std::rethrow_exception(std::exchange(control->exception, nullptr));
     return control->ignored_unwind ? unwind_outcome::ignored_return : unwind_outcome::unwound;

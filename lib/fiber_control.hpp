@@ -23,10 +23,10 @@ inline void* switch_context(context_record& from, context_record& to, void* arg,
     return result;
 }
 
-// resume_control() runs a created or suspended fiber until it suspends or finishes, returning
-// to a record on the caller's stack, without rethrowing what escaped its body (that stays in
-// control->exception).
-void resume_control(fiber_control* control) noexcept;
+// append_text() and append_decimal() extend the NUL-terminated text in buffer (of `size`
+// bytes) without allocating, so the overflow handler may call them.
+void append_text(char* buffer, std::size_t size, const char* text) noexcept;
+void append_decimal(char* buffer, std::size_t size, std::uint64_t value) noexcept;
 
 // describe_fiber() writes "fiber 'name' (id N)" or "fiber id N" into buffer, for messages that
 // must be built without allocating (the overflow handler's).

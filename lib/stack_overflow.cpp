@@ -34,15 +34,6 @@ void write_all(const char* text) noexcept {
     }
 }
 
-void append_number(char* buffer, std::size_t size, std::size_t value) noexcept {
-    char digits[24];
-    std::size_t n = 0;
-    do digits[n++] = static_cast<char>('0' + value % 10); while ((value /= 10) != 0);
-    std::size_t at = std::strlen(buffer);
-    while (n > 0 && at + 1 < size) buffer[at++] = digits[--n];
-    buffer[at] = '\0';
-}
-
 bool is_overflow(const fiber_control* control, const void* address) noexcept {
     if (!control || !control->stack.guarded) return false;
     const auto* fault = static_cast<const std::byte*>(address);
@@ -57,12 +48,10 @@ void on_segmentation_fault(int signal, siginfo_t* info, void* context) {
         char message[256] = "spindle: stack overflow in ";
         char description[96];
         describe_fiber(*control, description, sizeof description);
-        std::strncat(message, description, sizeof message - std::strlen(message) - 1);
-        std::strncat(message, ": it ran past its stack of ",
-                     sizeof message - std::strlen(message) - 1);
-        append_number(message, sizeof message, control->stack.usable);
-        std::strncat(message, " bytes into the guard page\n",
-                     sizeof message - std::strlen(message) - 1);
+        append_text(message, sizeof message, description);
+        append_text(message, sizeof message, ": it ran past its stack of ");
+        append_decimal(message, sizeof message, control->stack.usable);
+        append_text(message, sizeof message, " bytes into the guard page\n");
         write_all(message);
         ::signal(signal, SIG_DFL);  // returning re-runs the faulting access, which now kills us
         return;
