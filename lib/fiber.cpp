@@ -80,6 +80,9 @@ void free_fiber(fiber_control* control) noexcept {
 }  // namespace
 
 exception_state* fetch_thread_exception_state() noexcept {
+    // The first switch on a thread comes here, whichever thread created the fiber: the place to
+    // make sure an overflow on this thread is reported, off the hot path.
+    install_overflow_handler();
     return cached_thread_exception_state =
                reinterpret_cast<exception_state*>(abi::__cxa_get_globals());
 }
@@ -132,16 +135,23 @@ void append_decimal(char* buffer, std::size_t size, std::uint64_t value) noexcep
 }
 
 void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept {
+    const fiber_label* label = control.label;
+    const bool own_numbering = !label || label->own_numbering;
     buffer[0] = '\0';
+    append_text(buffer, size, label ? label->kind : "fiber");
+    if (own_numbering) {
+        append_text(buffer, size, " ");
+        append_decimal(buffer, size, control.id);
+    }
     if (control.name[0]) {
-        append_text(buffer, size, "fiber '");
+        append_text(buffer, size, " '");
         append_text(buffer, size, control.name);
-        append_text(buffer, size, "' (id ");
+        append_text(buffer, size, "'");
+    }
+    if (!own_numbering) {
+        append_text(buffer, size, " (fiber ");
         append_decimal(buffer, size, control.id);
         append_text(buffer, size, ")");
-    } else {
-        append_text(buffer, size, "fiber id ");
-        append_decimal(buffer, size, control.id);
     }
 }
 

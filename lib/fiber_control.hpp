@@ -28,11 +28,15 @@ inline void* switch_context(context_record& from, context_record& to, void* arg,
 void append_text(char* buffer, std::size_t size, const char* text) noexcept;
 void append_decimal(char* buffer, std::size_t size, std::uint64_t value) noexcept;
 
-// describe_fiber() writes "fiber 'name' (id N)" or "fiber id N" into buffer, for messages that
-// must be built without allocating (the overflow handler's).
+// describe_fiber() writes "fiber N 'name'" (or "fiber N" when unnamed) into buffer, for
+// messages that must be built without allocating (the overflow handler's). A fiber the layer
+// above labelled reads "task N 'name'" when the label has its own numbering, else
+// "generator 'name' (fiber N)".
 void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept;
 
-// install_overflow_handler() makes sure this thread reports a guard-page hit by name.
+// install_overflow_handler() makes sure this thread reports a guard-page hit by name: called
+// when a guarded fiber is created and at the first switch on each thread (a fiber may be
+// resumed on a thread other than the one that created it).
 void install_overflow_handler_for_thread() noexcept;
 inline thread_local bool thread_reports_overflow = false;
 inline void install_overflow_handler() noexcept {

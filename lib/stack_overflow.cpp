@@ -3,7 +3,9 @@
 // The handler runs on an alternate signal stack (the fiber's own stack is exhausted by then),
 // looks at the innermost running fiber on this thread, and if the faulting address lies in or
 // just below that fiber's guard page, writes the message and lets the fault kill the process as
-// it would have. Faults that are not ours go to whatever handler was installed before.
+// it would have. Faults that are not ours go to whatever handler was installed before. Every
+// thread that switches to a fiber gets the alternate stack at its first switch, so a fiber
+// resumed on a thread other than its creator's is reported too.
 
 #include "fiber_control.hpp"
 
@@ -42,16 +44,42 @@ bool is_overflow(const fiber_control* control, const void* address) noexcept {
     return fault < guard_end && fault >= reach_begin;
 }
 
+// describe_overflow() writes the whole message: the overflowing fiber, then each fiber that
+// resumed the next (the chain the handler walks from the innermost one), so that a generator's
+// overflow names the task it ran in. A chain longer than shown_links is cut short but still
+// ends at its outermost fiber, usually the task.
+void describe_overflow(const fiber_control& control, char* message, std::size_t size) noexcept {
+    constexpr int shown_links = 6;
+    constexpr int longest_chain = 1 << 16;  // a bound, in case the links are damaged
+    char description[96];
+    message[0] = '\0';
+    append_text(message, size, "spindle: stack overflow in ");
+    describe_fiber(control, description, sizeof description);
+    append_text(message, size, description);
+    const fiber_control* link = control.parent;
+    for (int shown = 0; link && shown < shown_links; ++shown, link = link->parent) {
+        describe_fiber(*link, description, sizeof description);
+        append_text(message, size, " inside ");
+        append_text(message, size, description);
+    }
+    if (link) {
+        const fiber_control* outermost = link;
+        for (int n = 0; outermost->parent && n < longest_chain; ++n) outermost = outermost->parent;
+        if (outermost != link) append_text(message, size, " inside ...");
+        describe_fiber(*outermost, description, sizeof description);
+        append_text(message, size, " inside ");
+        append_text(message, size, description);
+    }
+    append_text(message, size, ": it ran past its stack of ");
+    append_decimal(message, size, control.stack.usable);
+    append_text(message, size, " bytes into the guard page\n");
+}
+
 void on_segmentation_fault(int signal, siginfo_t* info, void* context) {
     const fiber_control* control = current_control();
     if (is_overflow(control, info->si_addr)) {
-        char message[256] = "spindle: stack overflow in ";
-        char description[96];
-        describe_fiber(*control, description, sizeof description);
-        append_text(message, sizeof message, description);
-        append_text(message, sizeof message, ": it ran past its stack of ");
-        append_decimal(message, sizeof message, control->stack.usable);
-        append_text(message, sizeof message, " bytes into the guard page\n");
+        char message[1024];
+        describe_overflow(*control, message, sizeof message);
         write_all(message);
         ::signal(signal, SIG_DFL);  // returning re-runs the faulting access, which now kills us
         return;

@@ -30,6 +30,10 @@ struct task_entry {
     }
 };
 
+// task_label names a task's fiber in the fiber layer's messages (a stack overflow) as deadlock
+// reports and task::id() do: "task N 'name'", the fiber's id replaced by the task's.
+constexpr fiber_label task_label{"task", true};
+
 }  // namespace
 
 void worker::enter() noexcept {
@@ -85,6 +89,8 @@ bool worker::prepare(task_record* task) noexcept {
                          body_operations_for<task_entry>);
         ::new (body_storage(control)) task_entry{task};
         control->is_task = true;
+        control->label = &task_label;
+        control->id = task->id;
         std::memcpy(control->name, task->name, sizeof control->name);
         control->resumer = &loop_;  // fiber_main goes here at the end; see finish_running()
         control->parent = loop_control_;

@@ -255,7 +255,7 @@ TEST_CASE("fiber: a body that swallows its unwinding stops the process with a me
         });
         CHECK(result.signalled);
         CHECK(result.signal == SIGABRT);
-        CHECK(result.err.find("fiber 'stubborn'") != std::string::npos);
+        CHECK(result.err.find("'stubborn' swallowed its unwinding") != std::string::npos);
         CHECK(result.err.find("swallowed its unwinding") != std::string::npos);
         CHECK(result.err.find("suspended again") != std::string::npos);
     }

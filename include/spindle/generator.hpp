@@ -224,6 +224,7 @@ public:
                     state->result.value.emplace(std::invoke(run, yield));
             },
             options);
+        detail::label_generator_body(*state_);
     }
 
     generator(generator&& other) noexcept = default;

@@ -134,6 +134,16 @@ struct stack_memory {
     explicit operator bool() const noexcept { return base != nullptr; }
 };
 
+// fiber_label is how the layer that made a fiber for its own use (a generator's body, a
+// scheduler's task) names it in messages, so that the fiber layer need not know those layers.
+// `kind` says what it is ("generator"); `own_numbering` says the layer replaced the fiber's id
+// by its own number (a task's id), which messages then show as "kind N" instead of
+// "kind (fiber N)".
+struct fiber_label {
+    const char* kind;
+    bool own_numbering;
+};
+
 // fiber_control is a fiber's state, at the top of its stack. `entry` must stay first (the
 // context layer's start convention).
 struct fiber_control {
@@ -143,6 +153,7 @@ struct fiber_control {
     context_record* resumer = nullptr;  // where suspend() goes back to
     fiber_control* parent = nullptr;    // the innermost fiber when this one was resumed
     fiber* owner = nullptr;             // the handle, for fiber::current()
+    const fiber_label* label = nullptr; // set by the layer above; none for a plain fiber
     fiber_state state = fiber_state::created;
     bool unwind_requested = false;
     bool ignored_unwind = false;        // the body swallowed forced_unwind and returned

@@ -40,6 +40,15 @@ struct generator_core {
     bool suspended_at_yield = false;   // the body's last suspension was a yield
 };
 
+// generator_body_label names a generator's body fiber in the fiber layer's messages (a stack
+// overflow): "generator (fiber N)", and the task or fiber it ran in after it.
+inline constexpr fiber_label generator_body_label{"generator", false};
+
+// label_generator_body() marks the body's fiber as a generator's, once it is made.
+inline void label_generator_body(generator_core& core) noexcept {
+    fiber_access::control(core.body)->label = &generator_body_label;
+}
+
 // generator_running() tells whether a resume or close of this generator is under way: its
 // body's fiber is running exactly then (a close unwinds it by resuming it).
 inline bool generator_running(const generator_core& core) noexcept {
