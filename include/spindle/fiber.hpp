@@ -127,8 +127,9 @@ public:
 
     // id() is a number unique to this fiber within the process (0 for an empty fiber).
     std::uint64_t id() const noexcept;
-    // set_name() names the fiber in error messages (such as a stack overflow); up to 31 bytes
-    // are kept.
+    // set_name() names the fiber in error messages (such as a stack overflow, which reads
+    // "fiber N 'name'" with N its id(), and names the fibers or task it runs inside); up to 31
+    // bytes are kept.
     void set_name(std::string_view name);
     // name() is the name set_name() gave, or empty.
     std::string_view name() const noexcept;

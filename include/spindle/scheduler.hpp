@@ -112,7 +112,8 @@ public:
         if (record_) detail::cancel_task(record_);
     }
 
-    // id() is the task's number in its scheduler, as deadlock messages show it (0 when empty).
+    // id() is the task's number in its scheduler, as deadlock reports and stack-overflow
+    // messages show it ("task N 'name'"; 0 when empty).
     std::uint64_t id() const noexcept { return record_ ? detail::task_id(record_) : 0; }
 
 private:
