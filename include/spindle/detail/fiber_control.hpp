@@ -153,7 +153,7 @@ struct fiber_control {
     context_record* resumer = nullptr;  // where suspend() goes back to
     fiber_control* parent = nullptr;    // the innermost fiber when this one was resumed
     fiber* owner = nullptr;             // the handle, for fiber::current()
-    const fiber_label* label = nullptr; // set by the layer above; none for a plain fiber
+    const fiber_label* label = nullptr;  // set by the layer above; none for a plain fiber
     fiber_state state = fiber_state::created;
     bool unwind_requested = false;
     bool ignored_unwind = false;        // the body swallowed forced_unwind and returned
