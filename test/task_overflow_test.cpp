@@ -23,8 +23,10 @@ using spindle_test::reported_overflow_of;
 using spindle_test::run_in_child;
 
 namespace {
+// small_stacks gives the tasks stacks that overflow quickly.
 const scheduler_options small_stacks{.stack = {.size = 64 * 1024}};
 
+// running_generator() describes the generator whose body is running, as messages do.
 std::string running_generator() {
     return "generator (fiber " + std::to_string(fiber::current()->id()) + ")";
 }
