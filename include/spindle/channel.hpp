@@ -75,7 +75,14 @@ public:
     // done.
     std::optional<T> receive() {
         std::optional<T> result;  // the only object returned: the value moves once, into it
-        receive_into(result);
+        if constexpr (std::is_nothrow_move_constructible_v<T>) {
+            // Moving the result cannot throw, so the value may take the short way out, which
+            // keeps it in registers when nothing has to wait.
+            if (std::optional<T> value = try_receive()) return value;
+            if (!closed_) wait_to_receive(result);
+        } else {
+            receive_into(result);
+        }
         return result;
     }
 
@@ -174,11 +181,16 @@ private:
     // receive_into() takes the next value into the empty `out`, waiting while the channel is
     // empty; `out` stays empty once the channel is closed and drained.
     void receive_into(std::optional<T>& out) {
-        if (take_into(out) || closed_) return;
+        if (!take_into(out) && !closed_) wait_to_receive(out);
+    }
+
+    // wait_to_receive() waits until a sender puts a value into the empty `out`, or the channel
+    // closes (`out` then stays empty).
+    void wait_to_receive(std::optional<T>& out) {
         detail::waiter w;
         w.slot = std::addressof(out);
         detail::begin_wait(receivers_, w, "channel receive (channel empty)");
-        detail::end_wait(w);  // completed: a sender filled `out`; closed: it stays empty
+        detail::end_wait(w);
     }
 
     // take_into() takes the oldest value into the empty `out`, from the buffer or else from a
