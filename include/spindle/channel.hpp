@@ -75,9 +75,9 @@ public:
     // done.
     std::optional<T> receive() {
         std::optional<T> result;  // the only object returned: the value moves once, into it
-        if constexpr (std::is_nothrow_move_constructible_v<T>) {
-            // Moving the result cannot throw, so the value may take the short way out, which
-            // keeps it in registers when nothing has to wait.
+        if constexpr (detail::stores_inline<T>) {
+            // Moving and destroying the result cannot throw, so the value may take the short way
+            // out, which keeps it in registers when nothing has to wait.
             if (std::optional<T> value = try_receive()) return value;
             if (!closed_) wait_to_receive(result);
         } else {
