@@ -218,7 +218,7 @@ TEST_CASE_TEMPLATE("channel exceptions: receive and try_receive move a buffered 
     CHECK(probes.live == 0);
 }
 
-TEST_CASE_TEMPLATE("channel exceptions: unbuffered, a receiver whose move throws leaves the sender "
+TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws leaves the sender "
                    "waiting with its value",
                    T, THROWING_MOVES) {
     fresh_probes();
@@ -349,7 +349,7 @@ TEST_CASE_TEMPLATE("channel exceptions: a send that grows the buffer and throws 
     }
 }
 
-TEST_CASE_TEMPLATE("channel exceptions: out of memory, send throws std::bad_alloc and the channel "
+TEST_CASE_TEMPLATE("channel exceptions: out of memory: send throws std::bad_alloc and the channel "
                    "stays as it was",
                    T, throwing_move, nothrow_move) {
     for (bool bounded : {true, false}) {
@@ -384,7 +384,7 @@ TEST_CASE_TEMPLATE("channel exceptions: out of memory, send throws std::bad_allo
     }
 }
 
-TEST_CASE("channel exceptions: out of memory boxing a waiting sender's value, the send throws it") {
+TEST_CASE("channel exceptions: out of memory boxing a waiting sender's value: the send throws it") {
     fresh_probes();
     run([] {
         channel<throwing_move> ch(1);
@@ -503,4 +503,25 @@ TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws los
         });
         CHECK(probes.live == 0);
     }
+}
+
+TEST_CASE("channel exceptions: a waiting sender's boxed value is destroyed once when it is cancelled "
+          "or the channel closes") {
+    fresh_probes();
+    run([] {
+        channel<throwing_move> ch(1);
+        ch.send(throwing_move(0));
+        auto cancelled_sender = spawn([&] { ch.send(throwing_move(1)); });
+        auto closed_sender = spawn([&] { ch.send(throwing_move(2)); });
+        this_fiber::yield();  // both wait: the buffer is full
+        cancelled_sender.cancel();
+        CHECK_THROWS_AS(cancelled_sender.join(), cancelled);
+        CHECK(probes.destroyed_holding[1] == 1);
+        ch.close();
+        CHECK_THROWS_AS(closed_sender.join(), channel_closed);
+        CHECK(probes.destroyed_holding[2] == 1);
+        CHECK(ch.receive()->id == 0);
+        CHECK(!ch.receive());
+    });
+    CHECK(probes.live == 0);
 }
