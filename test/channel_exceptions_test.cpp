@@ -157,6 +157,12 @@ std::vector<int> iota_ids(int from, int to) {
     return ids;
 }
 
+// make_channel makes a channel of `capacity`, or an unbounded one.
+template <class T>
+std::unique_ptr<channel<T>> make_channel(bool bounded, std::size_t capacity) {
+    return bounded ? std::make_unique<channel<T>>(capacity) : std::make_unique<channel<T>>();
+}
+
 // drain receives everything a closed or idle channel holds, without waiting.
 template <class T>
 std::vector<int> drain(channel<T>& ch) {
@@ -176,7 +182,7 @@ TEST_CASE_TEMPLATE("channel exceptions: a receive whose move throws leaves the v
         for (long nth = 1; nth <= 4; ++nth) {
             fresh_probes();
             {
-                auto ch = bounded ? std::make_unique<channel<T>>(4) : std::make_unique<channel<T>>();
+                auto ch = make_channel<T>(bounded, 4);
                 for (int i = 0; i < 3; ++i) ch->send(T(i));
                 std::vector<int> got;
                 bool threw = false;
@@ -242,8 +248,8 @@ TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws
     CHECK(probes.live == 0);
 }
 
-TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a throwing receive loses "
-                   "neither value",
+TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a throwing receive "
+                   "loses neither value",
                    T, THROWING_MOVES) {
     for (long nth = 1; nth <= 4; ++nth) {
         fresh_probes();
@@ -271,7 +277,8 @@ TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a th
     }
 }
 
-TEST_CASE_TEMPLATE("channel exceptions: a send whose move into a waiting receiver throws has not sent",
+TEST_CASE_TEMPLATE("channel exceptions: a send whose move into a waiting receiver throws has not "
+                   "sent",
                    T, THROWING_MOVES) {
     fresh_probes();
     run([] {
@@ -296,7 +303,8 @@ TEST_CASE_TEMPLATE("channel exceptions: a send whose move into a waiting receive
     CHECK(probes.live == 0);
 }
 
-TEST_CASE_TEMPLATE("channel exceptions: range-for whose receive throws leaves the value in the channel",
+TEST_CASE_TEMPLATE("channel exceptions: range-for whose receive throws leaves the value in the "
+                   "channel",
                    T, THROWING_MOVES) {
     for (long nth = 1; nth <= 4; ++nth) {
         fresh_probes();
@@ -328,7 +336,7 @@ TEST_CASE_TEMPLATE("channel exceptions: a send that grows the buffer and throws 
         for (long nth = 1; nth <= 10; ++nth) {
             fresh_probes();
             {
-                auto ch = bounded ? std::make_unique<channel<T>>(100) : std::make_unique<channel<T>>();
+                auto ch = make_channel<T>(bounded, 100);
                 for (int i = 0; i < 8; ++i) ch->send(T(i));
                 bool sent = false;
                 {
@@ -355,7 +363,7 @@ TEST_CASE_TEMPLATE("channel exceptions: out of memory: send throws std::bad_allo
     for (bool bounded : {true, false}) {
         fresh_probes();
         {
-            auto ch = bounded ? std::make_unique<channel<T>>(100) : std::make_unique<channel<T>>();
+            auto ch = make_channel<T>(bounded, 100);
             int sent = 0;
             // Each send fails once at each allocation it makes, then is made again.
             while (sent < 20) {
@@ -458,7 +466,8 @@ TEST_CASE("channel exceptions: a destructor that throws as receive destroys the 
     CHECK(probes.live == 0);
 }
 
-TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws lose and repeat nothing",
+TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws lose and repeat "
+                   "nothing",
                    T, THROWING_MOVES, nothrow_move) {
     // A model queue of the ids whose send returned; every receive must give its front or throw
     // and leave it. Seeded: the same run every time.
@@ -467,7 +476,7 @@ TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws los
         fresh_probes();
         run([&] {
             const bool bounded = round % 2 == 0;
-            auto ch = bounded ? std::make_unique<channel<T>>(12) : std::make_unique<channel<T>>();
+            auto ch = make_channel<T>(bounded, 12);
             std::vector<int> model;
             std::size_t front = 0;
             int next_id = 0;
@@ -478,8 +487,13 @@ TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws los
                     if (operation < 2) {
                         T value(next_id);
                         const bool room = !bounded || model.size() - front < 12;
-                        const bool sent = operation == 0 && room ? (ch->send(std::move(value)), true)
-                                                                 : ch->try_send(value);
+                        bool sent;
+                        if (operation == 0 && room) {
+                            ch->send(std::move(value));
+                            sent = true;
+                        } else {
+                            sent = ch->try_send(value);
+                        }
                         CHECK(sent == room);
                         if (sent) model.push_back(next_id);
                         ++next_id;
@@ -505,8 +519,8 @@ TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws los
     }
 }
 
-TEST_CASE("channel exceptions: a waiting sender's boxed value is destroyed once when it is cancelled "
-          "or the channel closes") {
+TEST_CASE("channel exceptions: a waiting sender's boxed value is destroyed once when it is "
+          "cancelled or the channel closes") {
     fresh_probes();
     run([] {
         channel<throwing_move> ch(1);

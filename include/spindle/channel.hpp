@@ -72,9 +72,12 @@ public:
     // would wait outside any task, cancelled when the task is cancelled while waiting. When
     // moving the value out throws (T's move), receive() throws that and the value stays first in
     // line for the next receive; a sender waiting to hand it over stays waiting, its send not
-    // done.
+    // done. When destroying the moved-from value left behind throws (T's destructor), that leaves
+    // receive() and the value received is destroyed with it.
     std::optional<T> receive() {
-        std::optional<T> result;  // the only object returned: the value moves once, into it
+        // Where T's move may throw, `result` is the only object returned (so it is constructed in
+        // place): the value moves once, into it, and leaves the channel only after that.
+        std::optional<T> result;
         if constexpr (detail::stores_inline<T>) {
             // Moving and destroying the result cannot throw, so the value may take the short way
             // out, which keeps it in registers when nothing has to wait.
@@ -88,14 +91,15 @@ public:
 
     // try_send() sends without waiting: true when the value was taken (and moved from), false
     // when the channel is full or, unbuffered, no receiver waits. channel_closed once closed;
-    // when the move throws, that, and `value` was not taken.
+    // when moving the value in throws (T's move, std::bad_alloc), that, and `value` was not
+    // taken.
     bool try_send(T& value) {
         if (closed_) throw channel_closed("spindle: send on a closed channel");
         return deliver(value);
     }
 
-    // try_receive() takes a value without waiting, or returns std::nullopt. When moving the value
-    // out throws, that, and the value stays first in line.
+    // try_receive() takes a value without waiting, or returns std::nullopt. Exceptions as for
+    // receive(): when moving the value out throws, the value stays first in line.
     std::optional<T> try_receive() {
         std::optional<T> result;
         take_into(result);
@@ -221,10 +225,12 @@ private:
     // move cannot throw, or the value is boxed already (parked) and only its node is linked.
     void admit_waiting_sender() noexcept {
         if (detail::waiter* sender = senders_.front()) {
-            if constexpr (detail::stores_inline<T>)
+            if constexpr (detail::stores_inline<T>) {
                 buffer_.push_back(std::move(*static_cast<T*>(sender->slot)));
-            else
-                buffer_.push_back(*static_cast<typename detail::node_queue<T>::parked*>(sender->slot));
+            } else {
+                using parked = typename detail::node_queue<T>::parked;
+                buffer_.push_back(*static_cast<parked*>(sender->slot));
+            }
             detail::wake(*sender, detail::wake_outcome::completed);
         }
     }
