@@ -75,18 +75,16 @@ public:
     // done. When destroying the moved-from value left behind throws (T's destructor), that leaves
     // receive() and the value received is destroyed with it.
     std::optional<T> receive() {
-        // Where T's move may throw, `result` is the only object returned (so it is constructed in
-        // place): the value moves once, into it, and leaves the channel only after that.
-        std::optional<T> result;
         if constexpr (detail::stores_inline<T>) {
             // Moving and destroying the result cannot throw, so the value may take the short way
             // out, which keeps it in registers when nothing has to wait.
             if (std::optional<T> value = try_receive()) return value;
+            std::optional<T> result;
             if (!closed_) wait_to_receive(result);
+            return result;
         } else {
-            receive_into(result);
+            return receive_in_place();
         }
-        return result;
     }
 
     // try_send() sends without waiting: true when the value was taken (and moved from), false
@@ -180,6 +178,16 @@ private:
                                                       : "channel send (channel full)");
         if (detail::end_wait(w) == detail::wake_outcome::closed)
             throw channel_closed("spindle: the channel was closed while a send waited");
+    }
+
+    // receive_in_place() is receive() for a T whose move may throw. `result` is the only object
+    // it returns, so it is constructed in place (compilers do that when every return names the
+    // same object; a test counts the moves): the value moves once, into it, and leaves the
+    // channel only after that.
+    std::optional<T> receive_in_place() {
+        std::optional<T> result;
+        receive_into(result);
+        return result;
     }
 
     // receive_into() takes the next value into the empty `out`, waiting while the channel is
