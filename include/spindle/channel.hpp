@@ -7,82 +7,25 @@
 // receiver (and from a waiting sender to a receiver), never through the buffer when one side
 // already waits. close() wakes every waiter: receivers drain what is buffered and then get
 // std::nullopt; senders get channel_closed.
+//
+// Exceptions from T (its move or copy, its destructor) and std::bad_alloc never lose a value: a
+// send that throws has not sent (the receiver it was handing to keeps waiting), a receive that
+// throws has not received (the value stays first in line: in the buffer, or with the sender that
+// waits to hand it over, which stays parked). Every value whose send returned is received exactly
+// once, or destroyed exactly once with the channel.
 
+#include <spindle/detail/channel_buffer.hpp>
 #include <spindle/detail/wait_queue.hpp>
 #include <spindle/errors.hpp>
 
 #include <cstddef>
 #include <iterator>
 #include <memory>
-#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 namespace spindle {
-
-namespace detail {
-
-// ring_buffer is a first-in first-out buffer that reuses its storage as values slide through
-// (std::deque frees and allocates blocks as a queue moves along).
-template <class T>
-class ring_buffer {
-public:
-    ring_buffer() noexcept = default;
-    ring_buffer(const ring_buffer&) = delete;
-    ring_buffer& operator=(const ring_buffer&) = delete;
-    ~ring_buffer() {
-        while (size_ > 0) pop_front();
-        if (data_) std::allocator<T>().deallocate(data_, capacity_);
-    }
-
-    bool empty() const noexcept { return size_ == 0; }
-    std::size_t size() const noexcept { return size_; }
-
-    void push_back(T&& value) {
-        if (size_ == capacity_) grow();
-        std::construct_at(slot(size_), std::move(value));
-        ++size_;
-    }
-
-    T pop_front() {
-        T* front = slot(0);
-        T value(std::move(*front));
-        std::destroy_at(front);
-        head_ = (head_ + 1) & (capacity_ - 1);
-        --size_;
-        return value;
-    }
-
-private:
-    T* slot(std::size_t i) const noexcept { return data_ + ((head_ + i) & (capacity_ - 1)); }
-
-    void grow() {
-        const std::size_t capacity = capacity_ ? capacity_ * 2 : 8;  // a power of two
-        T* data = std::allocator<T>().allocate(capacity);
-        std::size_t moved = 0;
-        try {
-            for (; moved < size_; ++moved) std::construct_at(data + moved, std::move(*slot(moved)));
-        } catch (...) {
-            std::destroy_n(data, moved);
-            std::allocator<T>().deallocate(data, capacity);
-            throw;
-        }
-        std::size_t n = size_;
-        for (std::size_t i = 0; i < n; ++i) std::destroy_at(slot(i));
-        if (data_) std::allocator<T>().deallocate(data_, capacity_);
-        data_ = data;
-        capacity_ = capacity;
-        head_ = 0;
-    }
-
-    T* data_ = nullptr;
-    std::size_t capacity_ = 0;
-    std::size_t head_ = 0;
-    std::size_t size_ = 0;
-};
-
-}  // namespace detail
 
 // channel carries values of type T from tasks that send to tasks that receive, in order.
 template <class T>
@@ -96,8 +39,10 @@ public:
     // channel(capacity) makes a channel that buffers up to `capacity` values; 0 makes it
     // unbuffered, so that each send() waits for a receiver.
     explicit channel(std::size_t capacity) noexcept : bounded_(true), capacity_(capacity) {}
-    // ~channel() closes the channel, waking any task still waiting on it.
-    ~channel() { close(); }
+    // ~channel() closes the channel, waking any task still waiting on it, and destroys the values
+    // still buffered. If T's destructor throws, every value is destroyed all the same and the
+    // first exception leaves ~channel (which is noexcept when T's destructor is).
+    ~channel() noexcept(std::is_nothrow_destructible_v<T>) { close(); }
     channel(const channel&) = delete;
     channel& operator=(const channel&) = delete;
 
@@ -105,42 +50,59 @@ public:
     // task) while the channel is full or, unbuffered, until a receiver takes it. Throws
     // channel_closed once the channel is closed (also when it closes while the send waits),
     // fiber_error when it would wait outside any task, cancelled when the task is cancelled
-    // while waiting (the value is then not sent).
+    // while waiting (the value is then not sent). When moving the value into the receiver or the
+    // buffer throws (T's move, std::bad_alloc), send() throws that and has not sent.
     void send(T value) {
         if (closed_) throw channel_closed("spindle: send on a closed channel");
         if (deliver(value)) return;
-        detail::waiter w;
-        w.slot = std::addressof(value);
-        detail::begin_wait(senders_, w,
-                           bounded_ && capacity_ == 0 ? "channel send (no receiver)"
-                                                      : "channel send (channel full)");
-        if (detail::end_wait(w) == detail::wake_outcome::closed)
-            throw channel_closed("spindle: the channel was closed while a send waited");
+        if constexpr (!detail::stores_inline<T>) {
+            if (capacity_ > 0) {
+                // Boxed before waiting, so that the receiver who makes room only links the node:
+                // nothing that could fail is left for it to do with this value.
+                typename detail::node_queue<T>::parked boxed(std::move(value));
+                wait_to_send(&boxed);
+                return;
+            }
+        }
+        wait_to_send(std::addressof(value));
     }
 
     // receive() takes the next value, waiting (suspending the calling task) while the channel is
     // empty; std::nullopt once the channel is closed and drained. Throws fiber_error when it
-    // would wait outside any task, cancelled when the task is cancelled while waiting.
+    // would wait outside any task, cancelled when the task is cancelled while waiting. When
+    // moving the value out throws (T's move), receive() throws that and the value stays first in
+    // line for the next receive; a sender waiting to hand it over stays waiting, its send not
+    // done. When destroying the moved-from value left behind throws (T's destructor), that leaves
+    // receive() and the value received is destroyed with it.
     std::optional<T> receive() {
-        if (std::optional<T> value = take()) return value;
-        if (closed_) return std::nullopt;
-        std::optional<T> result;
-        detail::waiter w;
-        w.slot = std::addressof(result);
-        detail::begin_wait(receivers_, w, "channel receive (channel empty)");
-        detail::end_wait(w);  // completed: a sender filled `result`; closed: it stays empty
-        return result;
+        if constexpr (detail::stores_inline<T>) {
+            // Moving and destroying the result cannot throw, so the value may take the short way
+            // out, which keeps it in registers when nothing has to wait.
+            if (std::optional<T> value = try_receive()) return value;
+            std::optional<T> result;
+            if (!closed_) wait_to_receive(result);
+            return result;
+        } else {
+            return receive_in_place();
+        }
     }
 
     // try_send() sends without waiting: true when the value was taken (and moved from), false
-    // when the channel is full or, unbuffered, no receiver waits. channel_closed once closed.
+    // when the channel is full or, unbuffered, no receiver waits. channel_closed once closed;
+    // when moving the value in throws (T's move, std::bad_alloc), that, and `value` was not
+    // taken.
     bool try_send(T& value) {
         if (closed_) throw channel_closed("spindle: send on a closed channel");
         return deliver(value);
     }
 
-    // try_receive() takes a value without waiting, or returns std::nullopt.
-    std::optional<T> try_receive() { return take(); }
+    // try_receive() takes a value without waiting, or returns std::nullopt. Exceptions as for
+    // receive(): when moving the value out throws, the value stays first in line.
+    std::optional<T> try_receive() {
+        std::optional<T> result;
+        take_into(result);
+        return result;
+    }
 
     // close() closes the channel and wakes every waiting task; idempotent.
     void close() noexcept {
@@ -155,7 +117,10 @@ public:
     std::size_t size() const noexcept { return buffer_.size(); }
 
     // iterator receives as it advances: `for (T v : ch)` runs until the channel is closed and
-    // drained. *it is the value just received (move from it freely).
+    // drained. *it is the value just received, held by the iterator (move from it freely). When
+    // taking the next value out throws, the value stays in the channel and the exception leaves
+    // the loop. `for (T v : ch)` copies *it into v: where T's copy may throw, write
+    // `for (T& v : ch)`, or a throwing copy leaves the loop with the received value.
     class iterator {
     public:
         using iterator_category = std::input_iterator_tag;
@@ -166,7 +131,8 @@ public:
         iterator() = default;
         T& operator*() const { return *current_; }
         iterator& operator++() {
-            current_ = channel_->receive();
+            current_.reset();
+            channel_->receive_into(current_);  // straight into place: no move that could throw
             return *this;
         }
         void operator++(int) { ++*this; }
@@ -176,7 +142,7 @@ public:
 
     private:
         friend class channel;
-        explicit iterator(channel* ch) : channel_(ch), current_(ch->receive()) {}
+        explicit iterator(channel* ch) : channel_(ch) { ch->receive_into(current_); }
 
         channel* channel_ = nullptr;
         mutable std::optional<T> current_;
@@ -190,6 +156,7 @@ private:
     // deliver() hands the value to a waiting receiver or buffers it, if either is possible.
     bool deliver(T& value) {
         if (detail::waiter* receiver = receivers_.front()) {
+            // A throwing move leaves the receiver waiting and the value with the sender.
             static_cast<std::optional<T>*>(receiver->slot)->emplace(std::move(value));
             detail::wake(*receiver, detail::wake_outcome::completed);
             return true;
@@ -201,26 +168,82 @@ private:
         return false;
     }
 
-    // take() takes the oldest value, from the buffer or else from a waiting sender, if any.
-    std::optional<T> take() {
-        if (!buffer_.empty()) {
-            std::optional<T> value(buffer_.pop_front());
-            // A place came free: the longest waiting sender's value takes it.
-            if (detail::waiter* sender = senders_.front()) {
-                buffer_.push_back(std::move(*static_cast<T*>(sender->slot)));
-                detail::wake(*sender, detail::wake_outcome::completed);
-            }
-            return value;
-        }
-        if (detail::waiter* sender = senders_.front()) {
-            std::optional<T> value(std::move(*static_cast<T*>(sender->slot)));
-            detail::wake(*sender, detail::wake_outcome::completed);
-            return value;
-        }
-        return std::nullopt;
+    // wait_to_send() waits until a receiver has taken the value at `slot` (a T, or a parked box
+    // for a buffered channel of a type stored in nodes).
+    void wait_to_send(void* slot) {
+        detail::waiter w;
+        w.slot = slot;
+        detail::begin_wait(senders_, w,
+                           bounded_ && capacity_ == 0 ? "channel send (no receiver)"
+                                                      : "channel send (channel full)");
+        if (detail::end_wait(w) == detail::wake_outcome::closed)
+            throw channel_closed("spindle: the channel was closed while a send waited");
     }
 
-    detail::ring_buffer<T> buffer_;
+    // receive_in_place() is receive() for a T whose move may throw. `result` is the only object
+    // it returns, so it is constructed in place (compilers do that when every return names the
+    // same object; a test counts the moves): the value moves once, into it, and leaves the
+    // channel only after that.
+    std::optional<T> receive_in_place() {
+        std::optional<T> result;
+        receive_into(result);
+        return result;
+    }
+
+    // receive_into() takes the next value into the empty `out`, waiting while the channel is
+    // empty; `out` stays empty once the channel is closed and drained.
+    void receive_into(std::optional<T>& out) {
+        if (!take_into(out) && !closed_) wait_to_receive(out);
+    }
+
+    // wait_to_receive() waits until a sender puts a value into the empty `out`, or the channel
+    // closes (`out` then stays empty).
+    void wait_to_receive(std::optional<T>& out) {
+        detail::waiter w;
+        w.slot = std::addressof(out);
+        detail::begin_wait(receivers_, w, "channel receive (channel empty)");
+        detail::end_wait(w);
+    }
+
+    // take_into() takes the oldest value into the empty `out`, from the buffer or else from a
+    // waiting sender, if any. It changes nothing when the move into `out` throws.
+    bool take_into(std::optional<T>& out) {
+        if (!buffer_.empty()) {
+            buffer_.move_front_to(out);
+            // A place comes free: the longest waiting sender's value takes it, also when
+            // destroying the moved-from value throws.
+            struct admit_on_exit {
+                channel& ch;
+                ~admit_on_exit() { ch.admit_waiting_sender(); }
+            } admit{*this};
+            buffer_.drop_front();
+            return true;
+        }
+        if (detail::waiter* sender = senders_.front()) {
+            // Unbuffered: the value goes from the waiting sender's frame straight into `out`.
+            out.emplace(std::move(*static_cast<T*>(sender->slot)));
+            detail::wake(*sender, detail::wake_outcome::completed);
+            return true;
+        }
+        return false;
+    }
+
+    // admit_waiting_sender() moves the longest waiting sender's value into the place that came
+    // free in the buffer and completes its send. It cannot fail: the ring has the room and T's
+    // move cannot throw, or the value is boxed already (parked) and only its node is linked.
+    void admit_waiting_sender() noexcept {
+        if (detail::waiter* sender = senders_.front()) {
+            if constexpr (detail::stores_inline<T>) {
+                buffer_.push_back(std::move(*static_cast<T*>(sender->slot)));
+            } else {
+                using parked = typename detail::node_queue<T>::parked;
+                buffer_.push_back(*static_cast<parked*>(sender->slot));
+            }
+            detail::wake(*sender, detail::wake_outcome::completed);
+        }
+    }
+
+    detail::channel_buffer<T> buffer_;
     detail::wait_queue senders_;
     detail::wait_queue receivers_;
     bool bounded_ = false;
