@@ -239,10 +239,14 @@ namespace this_fiber {
 // it. Outside any task it is std::this_thread::yield().
 void yield();
 // sleep_for() suspends only the calling task for at least `duration`. Outside any task it
-// blocks the thread, like std::this_thread::sleep_for().
+// blocks the thread, like std::this_thread::sleep_for(). The deadline saturates: a duration too
+// long to add to now (duration::max()) is a sleep that never ends (only cancel() ends it), and
+// a zero or negative one lets the other ready tasks run once.
 void sleep_for(std::chrono::steady_clock::duration duration);
 // sleep_until() suspends only the calling task until `deadline` has passed; tasks with equal
-// deadlines wake in the order they went to sleep.
+// deadlines wake in the order they went to sleep. A deadline that has passed still lets the
+// other ready tasks run first. Tasks that only a deadline of time_point::max() could wake are
+// deadlocked: run() throws deadlock_error ("sleep forever").
 void sleep_until(std::chrono::steady_clock::time_point deadline);
 // set_name() names the calling task (or, outside a task, the running fiber) in deadlock and
 // stack-overflow messages; up to 31 bytes are kept. fiber_error outside both.

@@ -62,4 +62,15 @@ void wake_all(wait_queue& queue, wake_outcome outcome) noexcept;
 // running_task() is the task running on this thread, or nullptr.
 task_record* running_task() noexcept;
 
+// task_key names a task for the life of the process, which a record's address does not
+// (records are recycled) and a task id alone does not (ids count per scheduler). {0, 0} stands
+// for code outside any task.
+struct task_key {
+    std::uint64_t scheduler = 0;  // the scheduler's serial number, counted over the process
+    std::uint64_t task = 0;       // the task's id in that scheduler
+    friend bool operator==(const task_key&, const task_key&) = default;
+};
+// running_task_key() is the key of the task running on this thread, or {0, 0}.
+task_key running_task_key() noexcept;
+
 }  // namespace spindle::detail
