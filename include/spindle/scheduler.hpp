@@ -43,9 +43,15 @@ struct task_access {
 template <class F>
 using task_result_t = std::invoke_result_t<std::decay_t<F>&>;
 
+// task_function is what spawn() accepts. The function and its result must not throw from their
+// destructors: the scheduler destroys them where nothing could catch (like the standard
+// containers, which make the same demand).
 template <class F>
 concept task_function = std::invocable<std::decay_t<F>&> &&
-                        !std::is_rvalue_reference_v<task_result_t<F>>;
+                        !std::is_rvalue_reference_v<task_result_t<F>> &&
+                        std::is_nothrow_destructible_v<std::decay_t<F>> &&
+                        (std::is_void_v<task_result_t<F>> ||
+                         std::is_nothrow_destructible_v<task_result_t<F>>);
 
 // spawn_on() creates a task on `core` and queues it.
 template <class F>
