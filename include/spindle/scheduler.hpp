@@ -114,6 +114,10 @@ public:
 
     // cancel() makes the task's current suspension, or its next one, throw spindle::cancelled;
     // a task that has not started never runs. Cancelling a finished task does nothing.
+    // While an exception unwinds the task (a destructor waits: asynchronous cleanup), its waits
+    // are not interrupted and throw nothing; the cancellation is then delivered at the task's
+    // first wait after the unwinding, if it catches the exception and goes on, and dropped if
+    // it ends.
     void cancel() {
         if (record_) detail::cancel_task(record_);
     }
@@ -137,13 +141,18 @@ public:
     // scheduler() makes a scheduler with no tasks. threads > 1 throws fiber_error for now.
     explicit scheduler(scheduler_options options = {});
     // ~scheduler() cancels the tasks left (after run() threw, or when run() was never called)
-    // and lets them unwind.
+    // and lets them unwind. A task stuck re-taking its mutex after a condition_variable wait
+    // (the holder never unlocks) is unwound too: that wait throws cancelled with its lock
+    // released. The process stops with a message only for tasks that cannot be unwound: one
+    // that keeps catching cancelled and waiting again, or a destructor that waits, while its
+    // task unwinds, for something that never comes.
     ~scheduler();
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
 
     // spawn() creates a task that will run fn() and queues it; nothing runs until run() (or
-    // until the task is joined from another task).
+    // until the task is joined from another task). Out of memory, it throws std::bad_alloc and
+    // changes nothing; everything a task needs later to be queued is taken here.
     template <class F>
         requires detail::task_function<F>
     auto spawn(F&& fn) -> task<detail::task_result_t<F>> {

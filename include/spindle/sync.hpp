@@ -68,7 +68,9 @@ public:
 
     // wait() releases the lock, suspends the calling task until notified, and takes the lock
     // back before returning (also when it throws cancelled). fiber_error outside any task or
-    // when `lock` does not hold its mutex.
+    // when `lock` does not hold its mutex. One exception: when the scheduler is destroyed while
+    // the task waits to take the lock back from a holder that never unlocks, wait() throws
+    // cancelled with `lock` released (lock.owns_lock() is false), so that the task can unwind.
     void wait(std::unique_lock<mutex>& lock);
     // wait(lock, pred) waits until pred() is true.
     template <class Predicate>
