@@ -6,14 +6,14 @@
 // per switch when a thousand tasks take turns). A task can still leave from the middle in O(1)
 // (a join runs a child that has not started at once; a cancelled task that never started
 // leaves): its slot becomes a hole that popping skips, and holes are squeezed out when the ring
-// would grow. One queue per worker; the multi-threaded mode will give each worker its own and
+// is full. One queue per worker; the multi-threaded mode will give each worker its own and
 // let idle workers take from the others'.
 //
 // Queueing never allocates: every task that may be queued has a slot reserved when it is
 // spawned (reserve_slot(), which may throw std::bad_alloc from spawn), so the wake-ups that
 // cannot fail (a timer, a handed-over value, channel::close(), the end of a joined task) always
-// find room. A task is in the ring at most once, so a full ring with fewer tasks than reserved
-// slots has holes to squeeze out in place.
+// find room. A task is in the ring at most once, so a full ring has holes to squeeze out in
+// place.
 
 #include "task_record.hpp"
 
@@ -29,9 +29,10 @@ public:
     bool empty() const noexcept { return count_ == 0; }
 
     // reserve_slot() makes room for one more task that may be queued; std::bad_alloc leaves
-    // the queue as it was.
+    // the queue as it was. The ring keeps twice as many slots as are reserved, so that a full
+    // ring is at least half holes and squeezing them out costs O(1) per push, amortised.
     void reserve_slot() {
-        if (reserved_ == ring_.size()) grow();
+        if (2 * (reserved_ + 1) > ring_.size()) grow();
         ++reserved_;
     }
     // release_slot() gives back the slot of a task that will never be queued again.
@@ -84,7 +85,7 @@ public:
 
 private:
     // make_room() squeezes the holes out, in place: the task being queued holds a reserved slot
-    // and is not in the ring yet, so a full ring has at least one hole.
+    // and is not in the ring yet, so a full ring (twice the reserved slots) is half holes.
     void make_room() noexcept {
         std::uint64_t position = head_;
         for (std::uint64_t i = head_; i != tail_; ++i) {
@@ -119,7 +120,7 @@ private:
     std::uint64_t head_ = 0;  // positions only grow (or shrink at the head); slot = position & mask
     std::uint64_t tail_ = 0;
     std::size_t count_ = 0;   // tasks in the ring, holes not counted
-    std::size_t reserved_ = 0;  // slots promised to tasks that may be queued; <= ring_.size()
+    std::size_t reserved_ = 0;  // slots promised to tasks that may be queued; <= ring_.size() / 2
 };
 
 }  // namespace spindle::detail
