@@ -585,7 +585,7 @@ TEST_CASE("exception safety: spawn of a function whose copy or move throws") {
     CHECK(fragile::alive == 0);
 }
 
-TEST_CASE("exception safety: a task whose result or function may throw from its destructor is refused") {
+TEST_CASE("exception safety: spawn refuses a function or result whose destructor may throw") {
     struct throwing_destructor {
         ~throwing_destructor() noexcept(false) {}
     };

@@ -399,7 +399,7 @@ TEST_CASE("cancel: a value handed over is not lost; the cancellation waits for t
     });
 }
 
-TEST_CASE("cancel: a second cancel does not interrupt waits in destructors while the task unwinds") {
+TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while unwinding") {
     // Asynchronous cleanup: a destructor that waits (a channel, a sleep) runs while `cancelled`
     // propagates. A second cancel() used to throw cancelled out of that destructor:
     // std::terminate. Now the waits complete and the task ends cancelled.

@@ -21,8 +21,10 @@ std::chrono::steady_clock::time_point deadline_after(
     const wide wanted = duration;
     const wide since_epoch = now.time_since_epoch();
     const wide margin = std::chrono::seconds(1);
-    if (wanted >= wide(clock::duration::max()) - since_epoch - margin) return clock::time_point::max();
-    if (wanted <= wide(clock::duration::min()) - since_epoch + margin) return clock::time_point::min();
+    if (wanted >= wide(clock::duration::max()) - since_epoch - margin)
+        return clock::time_point::max();
+    if (wanted <= wide(clock::duration::min()) - since_epoch + margin)
+        return clock::time_point::min();
     return now + std::chrono::ceil<clock::duration>(duration);
 }
 

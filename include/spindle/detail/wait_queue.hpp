@@ -45,8 +45,8 @@ struct wait_queue {
 // begin_wait() links the calling task's waiter at the back of `queue`, without suspending yet,
 // so that the caller can release what it holds (a mutex) first. `what` names the wait in
 // deadlock messages. An uninterruptible wait is not ended by cancel() (the cancellation then
-// applies at the next suspension); only a scheduler's teardown ends it when nothing else will. Throws cancelled when the task was cancelled already, and
-// fiber_error outside any task.
+// applies at the next suspension); only a scheduler's teardown ends it, when nothing else will.
+// Throws cancelled when the task was cancelled already, and fiber_error outside any task.
 void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible = true);
 // begin_wait_until() also ends the wait with timed_out once `deadline` has passed.
 void begin_wait_until(wait_queue& queue, waiter& w, const char* what,
