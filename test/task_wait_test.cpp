@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <string>
@@ -620,6 +621,8 @@ TEST_CASE("deadlock: a task stuck re-taking its mutex after a condition_variable
                 throw;
             }
         } catch (const deadlock_error&) {
+            std::fprintf(stderr, "reported %d, unwound %d, lock released %d\n", reported, unwound,
+                         lock_released);
             ::_exit(reported && unwound && lock_released ? 0 : 1);
         }
         ::_exit(2);
