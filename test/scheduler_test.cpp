@@ -101,29 +101,31 @@ void* operator new(std::size_t size, std::align_val_t alignment, const std::noth
                                        const std::nothrow_t&) noexcept {
     return ::operator new(size, alignment, std::nothrow);
 }
+// The other forms of delete go through these two, never straight to free(): where a tool
+// replaces some forms and not others (Valgrind leaves the sized ones), they still meet its own.
 [[gnu::noinline]] void operator delete(void* memory) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete[](void* memory) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete[](void* memory, std::align_val_t) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete(void* memory, std::size_t, std::align_val_t) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete[](void* memory, std::size_t, std::align_val_t) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete(void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete[](void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
-[[gnu::noinline]]
-void operator delete(void* memory, std::align_val_t, const std::nothrow_t&) noexcept {
+[[gnu::noinline]] void operator delete(void* memory, std::align_val_t) noexcept {
     std::free(memory);
 }
-[[gnu::noinline]]
-void operator delete[](void* memory, std::align_val_t, const std::nothrow_t&) noexcept {
-    std::free(memory);
+void operator delete[](void* memory) noexcept { ::operator delete(memory); }
+void operator delete(void* memory, std::size_t) noexcept { ::operator delete(memory); }
+void operator delete[](void* memory, std::size_t) noexcept { ::operator delete(memory); }
+void operator delete[](void* memory, std::align_val_t alignment) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete(void* memory, std::size_t, std::align_val_t alignment) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete[](void* memory, std::size_t, std::align_val_t alignment) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete(void* memory, const std::nothrow_t&) noexcept { ::operator delete(memory); }
+void operator delete[](void* memory, const std::nothrow_t&) noexcept { ::operator delete(memory); }
+void operator delete(void* memory, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete[](void* memory, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    ::operator delete(memory, alignment);
 }
 
 TEST_CASE("scheduler: run() returns what the first task returns") {
