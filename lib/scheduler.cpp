@@ -2,6 +2,7 @@
 
 #include "worker.hpp"
 
+#include <spindle/detail/deadline.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/fiber.hpp>
 
@@ -83,13 +84,7 @@ void scheduler_core::teardown() noexcept {
     if (this_worker == &main_worker)
         stop_process("a scheduler was destroyed by one of its own tasks");
     for (int round = 0; live_count > 0; ++round) {
-        if (round == teardown_rounds) {
-            std::string names;
-            for (const task_record* task = live_head; task; task = task->live_next)
-                names += (names.empty() ? "" : ", ") + describe_task(*task);
-            stop_process("a scheduler was destroyed and its tasks (" + names +
-                         ") kept catching their cancellation and waiting again");
-        }
+        if (round == teardown_rounds) stop_process(describe_stuck_teardown());
         for (task_record* task = live_head; task;) {
             task_record* next = task->live_next;  // cancelling may finish and unlink it
             try {
@@ -103,11 +98,30 @@ void scheduler_core::teardown() noexcept {
         try {
             run();
         } catch (const deadlock_error&) {
-            // The next round cancels whatever waits again.
+            // What cancel() leaves alone and nothing else will end: a task re-taking its mutex
+            // after a condition_variable wait while the holder never unlocks (it ended holding
+            // the mutex, or waits forever itself). Its wait now throws cancelled, without the
+            // lock. The next round cancels whatever caught its cancellation and waits again.
+            for (task_record* task = live_head; task; task = task->live_next)
+                end_wait_for_teardown(task);
         } catch (const std::exception& e) {
             stop_process(std::string("a scheduler could not unwind its tasks: ") + e.what());
         }
     }
+}
+
+std::string scheduler_core::describe_stuck_teardown() const {
+    std::string text = "a scheduler was destroyed and these tasks could not be unwound:";
+    for (const task_record* task = live_head; task; task = task->live_next) {
+        text += "\n  " + describe_task(*task);
+        if (unwinding(task))
+            text += " waits on " + std::string(task->wait_reason ? task->wait_reason : "a join") +
+                    " in a destructor, while it unwinds (where cancel() cannot interrupt it), "
+                    "for something that never comes";
+        else
+            text += " keeps catching its cancellation and waiting again";
+    }
+    return text;
 }
 
 }  // namespace detail
@@ -154,13 +168,14 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
     w->add_timer(self, deadline);
     self->status = detail::task_status::waiting;
     self->outcome = detail::wake_outcome::waiting;
-    self->wait_reason = "sleep";
+    self->wait_reason =
+        deadline == std::chrono::steady_clock::time_point::max() ? "sleep forever" : "sleep";
     w->park();
     detail::throw_if_interrupted(self);
 }
 
 void sleep_for(std::chrono::steady_clock::duration duration) {
-    sleep_until(std::chrono::steady_clock::now() + duration);
+    sleep_until(detail::deadline_after(duration));
 }
 
 void set_name(std::string_view name) {

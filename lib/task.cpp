@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <utility>
 
@@ -77,6 +78,17 @@ private:
 
 thread_local record_cache records;
 
+// free_record() gives a record's memory back; its payload is gone already (or never was).
+void free_record(task_record* task) noexcept {
+    const std::size_t size = task->allocation_size;
+    const std::size_t alignment = task->allocation_alignment;
+    task->~task_record();
+    if (alignment > record_cache::line)
+        ::operator delete(task, std::align_val_t{alignment});
+    else
+        records.deallocate(task, size);
+}
+
 // not_finished_outside_task is join()'s complaint when nothing could wait.
 constexpr const char* not_finished_outside_task =
     "spindle: join() of an unfinished task outside any task; join from a task, or after "
@@ -86,14 +98,19 @@ void report_unjoined_exception(const task_record& task) noexcept {
     // asyncio's "Task exception was never retrieved": a detached task's failure is not lost
     // silently. A cancellation is not a failure worth reporting.
     try {
-        std::rethrow_exception(task.exception);
-    } catch (const cancelled&) {
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "spindle: %s ended with an exception nobody joined: %s\n",
-                     describe_task(task).c_str(), e.what());
+        try {
+            std::rethrow_exception(task.exception);
+        } catch (const cancelled&) {
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "spindle: %s ended with an exception nobody joined: %s\n",
+                         describe_task(task).c_str(), e.what());
+        } catch (...) {
+            std::fprintf(stderr, "spindle: %s ended with an exception nobody joined\n",
+                         describe_task(task).c_str());
+        }
     } catch (...) {
-        std::fprintf(stderr, "spindle: %s ended with an exception nobody joined\n",
-                     describe_task(task).c_str());
+        // No memory for the message (describe_task() builds a string): the report is lost, the
+        // program is not.
     }
 }
 
@@ -138,8 +155,17 @@ std::string describe_task(const task_record& task) {
     return text;
 }
 
+bool unwinding(const task_record* task) noexcept {
+    // The fiber layer keeps each context's C++ exception state: a parked task's is in `park`,
+    // the running task's is the thread's.
+    if (task->status == task_status::running) return std::uncaught_exceptions() > 0;
+    return task->park.exceptions.uncaught_exceptions > 0;
+}
+
 void take_pending_cancel(task_record* task) {
-    if (task->cancel_requested) {
+    // While an exception unwinds the task (a destructor waits), the cancellation stays pending:
+    // throwing there would be std::terminate.
+    if (task->cancel_requested && std::uncaught_exceptions() == 0) {
         task->cancel_requested = false;
         throw cancelled{};
     }
@@ -148,7 +174,8 @@ void take_pending_cancel(task_record* task) {
 void throw_if_interrupted(task_record* task) {
     // A wait that completed (a value handed over, a lock passed on) is not undone: the
     // cancellation then waits for the next suspension, so nothing handed over is lost.
-    if (task->cancel_requested && task->outcome != wake_outcome::completed) {
+    if (task->cancel_requested && task->outcome != wake_outcome::completed &&
+        std::uncaught_exceptions() == 0) {
         task->cancel_requested = false;
         throw cancelled{};
     }
@@ -160,9 +187,17 @@ task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
     const std::size_t alignment = std::max(record_cache::line, payload_alignment);
     const std::size_t header = (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
     const std::size_t size = record_cache::rounded(header + payload_size);
-    void* memory = alignment > record_cache::line
-                       ? ::operator new(size, std::align_val_t{alignment})
-                       : records.allocate(size);
+    // The task's place in the ready queue is taken now, where running out of memory can still
+    // be std::bad_alloc from spawn(): every later wake-up then queues without allocating.
+    scheduler->main_worker.reserve_queue_slot();
+    void* memory;
+    try {
+        memory = alignment > record_cache::line ? ::operator new(size, std::align_val_t{alignment})
+                                                : records.allocate(size);
+    } catch (...) {
+        scheduler->main_worker.release_queue_slot();
+        throw;
+    }
     auto* task = ::new (memory) task_record{};
     task->scheduler = scheduler;
     task->operations = &operations;
@@ -183,19 +218,14 @@ void set_task_result(task_record* task, void* result_slot) noexcept { task->resu
 void* task_result(task_record* task) noexcept { return task->result; }
 
 void discard_task(task_record* task) noexcept {
-    const std::size_t size = task->allocation_size;
-    const std::size_t alignment = task->allocation_alignment;
-    task->~task_record();
-    if (alignment > record_cache::line)
-        ::operator delete(task, std::align_val_t{alignment});
-    else
-        records.deallocate(task, size);
+    task->scheduler->main_worker.release_queue_slot();
+    free_record(task);
 }
 
 void destroy_record(task_record* task) noexcept {
     if (task->exception && !task->result_taken) report_unjoined_exception(*task);
     task->operations->destroy_payload(task->payload);
-    discard_task(task);
+    free_record(task);
 }
 
 void schedule_task(task_record* task) noexcept {
@@ -206,6 +236,7 @@ void schedule_task(task_record* task) noexcept {
 void complete_task(task_record* task) noexcept {
     task->status = task_status::done;
     task->scheduler->remove_live(task);
+    task->scheduler->main_worker.release_queue_slot();
     if (task_record* joiner = task->joiner) {
         task->joiner = nullptr;
         joiner->joining = nullptr;
@@ -276,8 +307,19 @@ void cancel_task(task_record* task) {
         return;
     }
     task->cancel_requested = true;
-    if (task->status == task_status::waiting && task->interruptible)
+    // A task that waits while it unwinds (asynchronous cleanup in a destructor) is left to
+    // finish that wait: the cancellation is delivered at its first wait after the unwinding, if
+    // it catches the exception and carries on, and dropped if it ends.
+    if (task->status == task_status::waiting && task->interruptible && !unwinding(task))
         task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
+}
+
+bool end_wait_for_teardown(task_record* task) noexcept {
+    if (task->status != task_status::waiting || task->interruptible || unwinding(task))
+        return false;
+    task->cancel_requested = true;
+    task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
+    return true;
 }
 
 std::uint64_t task_id(const task_record* task) noexcept { return task->id; }

@@ -13,6 +13,11 @@ task_record* running_task() noexcept {
     return w ? w->running() : nullptr;
 }
 
+task_key running_task_key() noexcept {
+    const task_record* self = running_task();
+    return self ? task_key{self->scheduler->serial, self->id} : task_key{};
+}
+
 void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible) {
     task_record* self = running_task();
     if (!self) throw fiber_error(std::string("spindle: ") + what + " would wait outside any task");
@@ -53,7 +58,13 @@ wake_outcome end_wait(waiter& w) {
     self->scheduler->main_worker.park();
     const bool interruptible = self->interruptible;
     self->interruptible = true;
-    if (interruptible) throw_if_interrupted(self);
+    if (interruptible) {
+        throw_if_interrupted(self);
+    } else if (self->outcome == wake_outcome::cancelled) [[unlikely]] {
+        // Only a scheduler's teardown ends an uninterruptible wait (end_wait_for_teardown()).
+        self->cancel_requested = false;
+        throw cancelled{};
+    }
     return self->outcome;
 }
 

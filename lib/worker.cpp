@@ -51,7 +51,10 @@ void worker::run_loop() {
             continue;
         }
         if (core_.live_count == 0) return;
-        if (!timers_.empty()) {
+        // A deadline of time_point::max() (a saturated sleep_for(duration::max())) never
+        // passes: tasks that only such a timer could wake are deadlocked.
+        using time_point = std::chrono::steady_clock::time_point;
+        if (!timers_.empty() && timers_.earliest() != time_point::max()) {
             idle_until(timers_.earliest());
             continue;
         }

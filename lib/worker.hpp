@@ -17,6 +17,7 @@
 
 #include <spindle/scheduler.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -39,13 +40,29 @@ public:
 
     // park() suspends the running task, whose status and wait the caller has set, and runs the
     // next ready one. It returns once the task has been made ready and has run again.
-    void park() noexcept { suspend_to(next_ready()); }
+    void park() noexcept {
+        task_record* next = next_ready();
+        // A wait already due when the task parks (sleep_for(0), a deadline in the past, a
+        // zero timeout) has made the task itself ready; when nothing was ahead of it, it is the
+        // next one and just carries on. A switch to itself would save and load the same
+        // context, which only the hand-written switch survives.
+        if (next == running_) [[unlikely]] {
+            next->status = task_status::running;
+            return;
+        }
+        suspend_to(next);
+    }
     // yield_running() puts the running task behind the other ready ones, if there are any.
     [[gnu::always_inline]] inline void yield_running() noexcept;
     // run_child_now() makes `joiner` wait for `child`, a task that has not started, and runs the
     // child at once on the joiner's turn; the joiner goes next when the child finishes. Returns
     // false, without waiting, when the child could not start (it is then done with the error).
     bool run_child_now(task_record* joiner, task_record* child) noexcept;
+
+    // reserve_queue_slot() makes sure a new task can be queued without allocating, whenever it
+    // is (std::bad_alloc otherwise); release_queue_slot() when it has finished or was discarded.
+    void reserve_queue_slot() { ready_.reserve_slot(); }
+    void release_queue_slot() noexcept { ready_.release_slot(); }
 
     // make_ready() queues a task: at the back, or next when `first`.
     void make_ready(task_record* task, bool first = false) noexcept;
@@ -90,12 +107,15 @@ constinit inline thread_local worker* this_worker = nullptr;
 
 // scheduler_core is a scheduler's state: its options, its worker(s), its unfinished tasks.
 struct scheduler_core {
-    explicit scheduler_core(const scheduler_options& opts) noexcept : options(opts) {}
+    explicit scheduler_core(const scheduler_options& opts) noexcept
+        : options(opts), serial(next_serial()) {}
 
     void run();
     // teardown() cancels every unfinished task and runs them until they have unwound.
     void teardown() noexcept;
     std::string describe_deadlock() const;
+    // describe_stuck_teardown() says why teardown gives up on the tasks left.
+    std::string describe_stuck_teardown() const;
 
     void add_live(task_record* task) noexcept;
     void remove_live(task_record* task) noexcept;
@@ -106,6 +126,13 @@ struct scheduler_core {
     task_record* live_tail = nullptr;
     std::size_t live_count = 0;
     std::uint64_t next_task_id = 1;
+    const std::uint64_t serial;  // this scheduler's number in the process, for task_key
+
+private:
+    static std::uint64_t next_serial() noexcept {
+        static std::atomic<std::uint64_t> count{0};
+        return count.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
 };
 
 void worker::switch_to(context_record& from, task_record* next) noexcept {
@@ -164,10 +191,18 @@ void complete_task(task_record* task) noexcept;
 void destroy_record(task_record* task) noexcept;
 // describe_task() is "task 3 'name'" or "task 3".
 std::string describe_task(const task_record& task);
-// take_pending_cancel() throws cancelled, once, when the task has a cancellation pending.
+// take_pending_cancel() throws cancelled, once, when the task has a cancellation pending and
+// is not unwinding.
 void take_pending_cancel(task_record* task);
 // throw_if_interrupted() throws cancelled after a wait that did not complete while a
-// cancellation was pending.
+// cancellation was pending, unless the task is unwinding.
 void throw_if_interrupted(task_record* task);
+// unwinding() tells whether an exception is propagating through the task's stack (its waits
+// then run in destructors, and cancel() does not interrupt them).
+bool unwinding(const task_record* task) noexcept;
+// end_wait_for_teardown() ends an uninterruptible wait that cancel() left alone (re-taking a
+// mutex after a condition_variable wait) so that the task unwinds: the wait throws cancelled.
+// False when the task is in no such wait, or unwinding.
+bool end_wait_for_teardown(task_record* task) noexcept;
 
 }  // namespace spindle::detail

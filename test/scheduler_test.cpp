@@ -8,8 +8,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdlib>
 #include <functional>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -17,6 +22,111 @@
 #include <vector>
 
 using namespace spindle;
+
+// Allocation failure on demand: while failing_allocations is set, every operator new in this
+// test binary throws std::bad_alloc. The replacements forward to malloc and free otherwise
+// (sanitizers and Valgrind see malloc and free, consistently).
+namespace {
+bool failing_allocations = false;
+
+void* allocate_or_fail(std::size_t size, std::size_t alignment) {
+    if (failing_allocations) throw std::bad_alloc();
+    void* memory = nullptr;
+    if (::posix_memalign(&memory, std::max(alignment, sizeof(void*)), size ? size : 1) != 0)
+        throw std::bad_alloc();
+    return memory;
+}
+
+// allocations_fail sets failing_allocations for its scope.
+struct allocations_fail {
+    allocations_fail() noexcept { failing_allocations = true; }
+    ~allocations_fail() { failing_allocations = false; }
+};
+
+// allocation_failure_injected() tells whether the replacements below are the ones in use: a
+// tool may replace them with its own (Valgrind does), and then allocations cannot be made to
+// fail.
+bool allocation_failure_injected() {
+    allocations_fail failing;
+    try {
+        ::operator delete(::operator new(1));
+    } catch (const std::bad_alloc&) {
+        return true;
+    }
+    return false;
+}
+
+// skip_unless_allocation_failure_injected() is the first line of a test that needs it.
+#define SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED()                                              \
+    if (!allocation_failure_injected()) {                                                     \
+        MESSAGE("operator new is replaced by a tool (Valgrind?): allocation failure untested"); \
+        return;                                                                               \
+    }
+}  // namespace
+
+// Every form is replaced, so that whatever a sanitizer's runtime would have provided never
+// meets these (it reports new/free mismatches), and none is inlined, so that a tool that
+// replaces them (Valgrind) replaces them all.
+[[gnu::noinline]] void* operator new(std::size_t size) {
+    return allocate_or_fail(size, alignof(std::max_align_t));
+}
+[[gnu::noinline]] void* operator new[](std::size_t size) {
+    return allocate_or_fail(size, alignof(std::max_align_t));
+}
+[[gnu::noinline]] void* operator new(std::size_t size, std::align_val_t alignment) {
+    return allocate_or_fail(size, static_cast<std::size_t>(alignment));
+}
+[[gnu::noinline]] void* operator new[](std::size_t size, std::align_val_t alignment) {
+    return allocate_or_fail(size, static_cast<std::size_t>(alignment));
+}
+[[gnu::noinline]] void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    try {
+        return allocate_or_fail(size, alignof(std::max_align_t));
+    } catch (...) {
+        return nullptr;
+    }
+}
+[[gnu::noinline]] void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    return ::operator new(size, std::nothrow);
+}
+[[gnu::noinline]]
+void* operator new(std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    try {
+        return allocate_or_fail(size, static_cast<std::size_t>(alignment));
+    } catch (...) {
+        return nullptr;
+    }
+}
+[[gnu::noinline]] void* operator new[](std::size_t size, std::align_val_t alignment,
+                                       const std::nothrow_t&) noexcept {
+    return ::operator new(size, alignment, std::nothrow);
+}
+// The other forms of delete go through these two, never straight to free(): where a tool
+// replaces some forms and not others (Valgrind leaves the sized ones), they still meet its own.
+[[gnu::noinline]] void operator delete(void* memory) noexcept { std::free(memory); }
+[[gnu::noinline]] void operator delete(void* memory, std::align_val_t) noexcept {
+    std::free(memory);
+}
+void operator delete[](void* memory) noexcept { ::operator delete(memory); }
+void operator delete(void* memory, std::size_t) noexcept { ::operator delete(memory); }
+void operator delete[](void* memory, std::size_t) noexcept { ::operator delete(memory); }
+void operator delete[](void* memory, std::align_val_t alignment) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete(void* memory, std::size_t, std::align_val_t alignment) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete[](void* memory, std::size_t, std::align_val_t alignment) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete(void* memory, const std::nothrow_t&) noexcept { ::operator delete(memory); }
+void operator delete[](void* memory, const std::nothrow_t&) noexcept { ::operator delete(memory); }
+void operator delete(void* memory, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    ::operator delete(memory, alignment);
+}
+void operator delete[](void* memory, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    ::operator delete(memory, alignment);
+}
 
 TEST_CASE("scheduler: run() returns what the first task returns") {
     CHECK(run([] { return 42; }) == 42);
@@ -370,4 +480,197 @@ TEST_CASE("scheduler: a deep tree of spawns and joins runs depth first on few st
     const detail::stack_pool_statistics after = detail::stack_pool_stats();
     // One stack per level of the tree at most (5 levels), plus the first task's.
     CHECK(after.mapped - before.mapped <= 8);
+}
+
+TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue cannot grow") {
+    SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED();
+    // The queue used to grow when a task was queued, in noexcept code: std::terminate.
+    int finished = 0;
+    auto body = [&finished] { ++finished; };
+    {
+        scheduler warm;  // fills this thread's record cache, so spawning below costs no record
+        for (int i = 0; i < 200; ++i) warm.spawn(body);
+        warm.run();
+    }
+    finished = 0;
+    scheduler s;
+    std::vector<task<void>> tasks;
+    tasks.reserve(1000);
+    for (int i = 0; i < 10; ++i) tasks.push_back(s.spawn(body));
+    bool threw = false;
+    {
+        allocations_fail failing;
+        try {
+            for (int i = 0; i < 990; ++i) tasks.push_back(s.spawn(body));
+        } catch (const std::bad_alloc&) {
+            threw = true;
+        }
+    }
+    CHECK(threw);
+    CHECK(tasks.size() >= 10);
+    CHECK(tasks.size() < 1000);
+    s.run();
+    CHECK(finished == static_cast<int>(tasks.size()));
+    for (task<void>& t : tasks) CHECK(t.done());
+}
+
+TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates nothing") {
+    SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED();
+    // The waiters arrive one by one, so the ready queue never held them all; close() queues
+    // them all at once, and used to grow the queue in noexcept code: std::terminate.
+    int woke = 0;
+    run([&] {
+        channel<int> ch;
+        std::vector<task<void>> receivers;
+        receivers.reserve(1000);
+        for (int i = 0; i < 1000; ++i) {
+            receivers.push_back(spawn([&] {
+                if (!ch.receive()) ++woke;
+            }));
+            this_fiber::yield();  // it waits before the next is spawned
+        }
+        {
+            allocations_fail failing;
+            ch.close();
+        }
+        gather(std::move(receivers));
+    });
+    CHECK(woke == 1000);
+}
+
+TEST_CASE("out of memory: a failed spawn leaves the scheduler consistent") {
+    SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED();
+    scheduler s;
+    int finished = 0;
+    auto a = s.spawn([&] { ++finished; });
+    {
+        allocations_fail failing;
+        // A task type of its own: its record is not in the cache.
+        CHECK_THROWS_AS(s.spawn([&, big = std::array<char, 4096>{}] { finished += big[0] + 100; }),
+                        std::bad_alloc);
+    }
+    auto b = s.spawn([&] { ++finished; });
+    s.run();
+    CHECK(finished == 2);
+}
+
+// fragile is a value whose copy and move throw on demand, and which counts its live objects.
+struct fragile {
+    static inline int alive = 0;
+    static inline bool copies_throw = false;
+    static inline bool moves_throw = false;
+    int value;
+
+    explicit fragile(int v) : value(v) { ++alive; }
+    fragile(const fragile& other) : value(other.value) {
+        if (copies_throw) throw std::runtime_error("fragile copy");
+        ++alive;
+    }
+    fragile(fragile&& other) : value(other.value) {
+        if (moves_throw) throw std::runtime_error("fragile move");
+        ++alive;
+    }
+    fragile& operator=(const fragile&) = delete;
+    ~fragile() { --alive; }
+};
+
+// fragile_scope arms fragile's failures for a scope and checks nothing leaked after it.
+struct fragile_scope {
+    fragile_scope() noexcept { fragile::alive = 0; }
+    ~fragile_scope() {
+        fragile::copies_throw = fragile::moves_throw = false;
+    }
+};
+
+TEST_CASE("exception safety: a task result whose move throws") {
+    fragile_scope scope;
+    run([] {
+        SUBCASE("when the task stores it: the exception is the task's, join rethrows it") {
+            auto t = spawn([] {
+                fragile::moves_throw = true;
+                return fragile(1);
+            });
+            CHECK_THROWS_WITH_AS(t.join(), "fragile move", std::runtime_error);
+            fragile::moves_throw = false;
+        }
+        SUBCASE("when join takes it: the exception reaches the joiner, a second join is refused") {
+            auto u = spawn([] { return fragile(3); });
+            while (!u.done()) this_fiber::yield();
+            fragile::moves_throw = true;
+            CHECK_THROWS_WITH_AS(u.join(), "fragile move", std::runtime_error);
+            fragile::moves_throw = false;
+            CHECK_THROWS_AS(u.join(), fiber_error);
+            // The scheduler goes on.
+            CHECK(spawn([] { return fragile(4); }).join().value == 4);
+        }
+    });
+    CHECK(fragile::alive == 0);
+}
+
+TEST_CASE("exception safety: gather when moving a result throws") {
+    fragile_scope scope;
+    run([] {
+        SUBCASE("a tuple") {
+            auto a = spawn([] { return fragile(1); });
+            auto b = spawn([] { return fragile(2); });
+            auto c = spawn([] { return 3; });
+            this_fiber::yield();  // all finished
+            fragile::moves_throw = true;
+            CHECK_THROWS_WITH_AS(gather(std::move(a), std::move(b), std::move(c)), "fragile move",
+                                 std::runtime_error);
+        }
+        SUBCASE("a vector") {
+            std::vector<task<fragile>> tasks;
+            for (int i = 0; i < 5; ++i) tasks.push_back(spawn([i] { return fragile(i); }));
+            this_fiber::yield();
+            fragile::moves_throw = true;
+            CHECK_THROWS_WITH_AS(gather(std::move(tasks)), "fragile move", std::runtime_error);
+        }
+        SUBCASE("copies only (no move): copying throws") {
+            struct copy_only : fragile {
+                using fragile::fragile;
+                copy_only(const copy_only&) = default;
+            };
+            auto a = spawn([] { return copy_only(5); });
+            this_fiber::yield();
+            fragile::copies_throw = true;
+            CHECK_THROWS_WITH_AS(a.join(), "fragile copy", std::runtime_error);
+        }
+        fragile::copies_throw = fragile::moves_throw = false;
+        // The scheduler goes on.
+        CHECK(spawn([] { return fragile(9); }).join().value == 9);
+    });
+    CHECK(fragile::alive == 0);
+}
+
+TEST_CASE("exception safety: spawn of a function whose copy or move throws") {
+    fragile_scope scope;
+    {
+        scheduler s;
+        int ran = 0;
+        auto body = [&ran, captured = fragile(7)] { ran += captured.value; };
+        fragile::copies_throw = true;
+        CHECK_THROWS_WITH_AS(s.spawn(body), "fragile copy", std::runtime_error);
+        fragile::copies_throw = false;
+        fragile::moves_throw = true;
+        CHECK_THROWS_WITH_AS(s.spawn(std::move(body)), "fragile move", std::runtime_error);
+        fragile::moves_throw = false;
+        auto t = s.spawn(body);
+        s.run();
+        CHECK(ran == 7);
+        CHECK(t.done());
+    }
+    CHECK(fragile::alive == 0);
+}
+
+TEST_CASE("exception safety: spawn refuses a function or result whose destructor may throw") {
+    struct throwing_destructor {
+        ~throwing_destructor() noexcept(false) {}
+    };
+    auto returns_it = [] { return throwing_destructor{}; };
+    auto holds_it = [held = throwing_destructor{}] {};
+    static_assert(!detail::task_function<decltype(returns_it)>);
+    static_assert(!detail::task_function<decltype(holds_it)>);
+    auto fine = [] { return 1; };
+    static_assert(detail::task_function<decltype(fine)>);
 }

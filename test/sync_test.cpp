@@ -72,6 +72,55 @@ TEST_CASE("mutex: try_lock, and misuse") {
     });
 }
 
+// lock_it() and unlock_it() make tasks of the same type, so that the second one gets the
+// first one's recycled record.
+auto lock_it(spindle::mutex& m) {
+    return [&m] { m.lock(); };
+}
+
+TEST_CASE("mutex: a task that ended holding it leaves it locked; a new task does not inherit it") {
+    spindle::mutex m;
+    SUBCASE("unlock by the next task is refused, naming the holder") {
+        run([&] {
+            spawn(lock_it(m)).join();  // ends holding m; its record is freed
+            bool refused = false;
+            spawn([&m, &refused] {
+                try {
+                    m.unlock();
+                } catch (const fiber_error& e) {
+                    refused = std::string(e.what()).find("task 2 holds it, and has ended") !=
+                              std::string::npos;
+                }
+            }).join();
+            CHECK(refused);
+            CHECK_FALSE(m.try_lock());
+        });
+    }
+    SUBCASE("lock by the next task waits (a deadlock here), not 'holds it already'") {
+        scheduler s;
+        s.spawn(lock_it(m));
+        s.run();
+        bool misreported = false;
+        s.spawn([&m, &misreported] {
+            try {
+                m.lock();
+            } catch (const fiber_error&) {
+                misreported = true;
+            }
+        });
+        CHECK_THROWS_WITH_AS(s.run(), doctest::Contains("task 2 waits on mutex lock"),
+                             deadlock_error);
+        CHECK_FALSE(misreported);
+    }
+    SUBCASE("the first task of the next scheduler (same id, same record) does not hold it") {
+        run([&] { m.lock(); });
+        run([&] {
+            CHECK_THROWS_WITH_AS(m.unlock(), doctest::Contains("another scheduler"), fiber_error);
+            CHECK_FALSE(m.try_lock());
+        });
+    }
+}
+
 TEST_CASE("condition_variable: notify_one wakes the longest waiter, notify_all the rest") {
     std::vector<std::string> out;
     run([&] {
@@ -124,6 +173,48 @@ TEST_CASE("condition_variable: wait_for times out, or returns early when notifie
         CHECK(cv.wait_for(lock, 1h, [&] { return ready; }));
         lock.unlock();
         notifier.join();
+    });
+}
+
+TEST_CASE("condition_variable: a timeout already due with nothing else ready, in every backend") {
+    run([] {
+        spindle::mutex m;
+        spindle::condition_variable cv;
+        std::unique_lock lock(m);
+        CHECK(cv.wait_for(lock, 0ms) == std::cv_status::timeout);
+        CHECK(cv.wait_for(lock, -1ms) == std::cv_status::timeout);
+        CHECK(cv.wait_until(lock, std::chrono::steady_clock::time_point::min()) ==
+              std::cv_status::timeout);
+        CHECK_FALSE(cv.wait_for(lock, 0ms, [] { return false; }));
+        CHECK(lock.owns_lock());
+    });
+}
+
+TEST_CASE("condition_variable: wait_for with the longest durations waits for the notify") {
+    // now() + nanoseconds::max() overflowed into the past: the wait timed out at once.
+    run([] {
+        spindle::mutex m;
+        spindle::condition_variable cv;
+        int stage = 0;
+        auto waiter = spawn([&] {
+            std::unique_lock lock(m);
+            const bool by_ns =
+                cv.wait_for(lock, std::chrono::nanoseconds::max(), [&] { return stage >= 1; });
+            const bool by_hours =
+                cv.wait_for(lock, std::chrono::hours::max(), [&] { return stage >= 2; });
+            return by_ns && by_hours;
+        });
+        for (int next = 1; next <= 2; ++next) {
+            this_fiber::yield();  // it waits
+            this_fiber::sleep_for(1ms);
+            CHECK_FALSE(waiter.done());
+            {
+                std::lock_guard guard(m);
+                stage = next;
+            }
+            cv.notify_one();
+        }
+        CHECK(waiter.join());
     });
 }
 

@@ -1,6 +1,7 @@
 // Waiting tasks: timers, cancellation in every waiting state, deadlock reports, and waits made
 // from inside a fiber or generator nested in a task.
 
+#include "child_process.hpp"
 #include "timer_heap.hpp"
 
 #include <spindle/channel.hpp>
@@ -13,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -72,6 +75,67 @@ TEST_CASE("timers: a deadline in the past still suspends, behind the ready tasks
         out.push_back("main");
     });
     CHECK(out == std::vector<std::string>{"other", "main"});
+}
+
+TEST_CASE("timers: a wait already due with nothing else ready carries on, in every backend") {
+    // The task itself is then the next ready one; it must not switch to itself (which the
+    // Boost.Context backend cannot do: it crashed here).
+    int steps = 0;
+    run([&] {
+        this_fiber::sleep_for(0ns);
+        this_fiber::sleep_for(1ns);
+        this_fiber::sleep_for(-5ms);
+        this_fiber::sleep_for(clock_type::duration::min());
+        this_fiber::sleep_until(clock_type::time_point::min());
+        this_fiber::sleep_until(clock_type::now());
+        ++steps;
+        // The same with another task asleep (timers pending) but none ready.
+        auto sleeper = spawn([] { this_fiber::sleep_for(20ms); });
+        this_fiber::yield();
+        this_fiber::sleep_for(0ns);
+        this_fiber::sleep_until(clock_type::time_point::min());
+        ++steps;
+        sleeper.join();
+        // Nested in a fiber inside the task.
+        fiber f([&] {
+            this_fiber::sleep_for(0ns);
+            ++steps;
+        });
+        f.resume();
+    });
+    CHECK(steps == 3);
+}
+
+TEST_CASE("timers: sleep_for(duration::max()) sleeps until cancelled") {
+    // now() + duration::max() overflowed into the past: the sleep returned at once.
+    bool woke = false;
+    run([&] {
+        auto sleeper = spawn([&] {
+            this_fiber::sleep_for(clock_type::duration::max());
+            woke = true;
+        });
+        auto until_max = spawn([&] {
+            this_fiber::sleep_until(clock_type::time_point::max());
+            woke = true;
+        });
+        this_fiber::yield();  // both run up to their sleep
+        this_fiber::yield();
+        this_fiber::sleep_for(1ms);  // the clock moves on; still nothing to wake them
+        CHECK_FALSE(sleeper.done());
+        CHECK_FALSE(until_max.done());
+        sleeper.cancel();
+        until_max.cancel();
+        CHECK_THROWS_AS(sleeper.join(), cancelled);
+        CHECK_THROWS_AS(until_max.join(), cancelled);
+    });
+    CHECK_FALSE(woke);
+}
+
+TEST_CASE("timers: tasks that only a sleep without end could wake are deadlocked") {
+    scheduler s;
+    s.spawn("dreamer", [] { this_fiber::sleep_for(clock_type::duration::max()); });
+    CHECK_THROWS_WITH_AS(s.run(), doctest::Contains("task 1 'dreamer' waits on sleep forever"),
+                         deadlock_error);
 }
 
 TEST_CASE("timers: 10,000 sleeping tasks wake in deadline order") {
@@ -336,6 +400,81 @@ TEST_CASE("cancel: a value handed over is not lost; the cancellation waits for t
     });
 }
 
+TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while unwinding") {
+    // Asynchronous cleanup: a destructor that waits (a channel, a sleep) runs while `cancelled`
+    // propagates. A second cancel() used to throw cancelled out of that destructor:
+    // std::terminate. Now the waits complete and the task ends cancelled.
+    bool cleaning = false;
+    std::optional<int> received;
+    bool slept = false;
+    run([&] {
+        channel<int> ch(1);
+        auto t = spawn([&] {
+            struct async_cleanup {
+                bool& cleaning;
+                channel<int>& ch;
+                std::optional<int>& received;
+                bool& slept;
+                ~async_cleanup() {
+                    cleaning = true;
+                    received = ch.receive();
+                    this_fiber::sleep_for(1ms);
+                    this_fiber::yield();
+                    slept = true;
+                }
+            } cleanup{cleaning, ch, received, slept};
+            this_fiber::sleep_for(1h);
+        });
+        this_fiber::yield();  // t sleeps
+        t.cancel();           // t unwinds; its cleanup waits in receive()
+        while (!cleaning) this_fiber::yield();
+        t.cancel();  // while it waits in the destructor
+        this_fiber::yield();
+        CHECK_FALSE(t.done());
+        ch.send(7);
+        t.cancel();  // while it is ready to go on
+        this_fiber::yield();
+        t.cancel();  // while it sleeps in the destructor
+        CHECK_THROWS_AS(t.join(), cancelled);
+    });
+    CHECK(received == 7);
+    CHECK(slept);
+}
+
+TEST_CASE("cancel: a cancel that came while the task unwound is delivered at its next wait") {
+    bool cleaning = false;
+    bool first_caught = false;
+    bool second_delivered = false;
+    run([&] {
+        auto t = spawn([&] {
+            try {
+                struct cleanup {
+                    bool& cleaning;
+                    ~cleanup() {
+                        cleaning = true;
+                        this_fiber::sleep_for(1ms);
+                    }
+                } c{cleaning};
+                this_fiber::sleep_for(1h);
+            } catch (const cancelled&) {
+                first_caught = true;
+            }
+            try {
+                this_fiber::sleep_for(1h);
+            } catch (const cancelled&) {
+                second_delivered = true;
+            }
+        });
+        this_fiber::yield();
+        t.cancel();
+        while (!cleaning) this_fiber::yield();
+        t.cancel();
+        t.join();
+    });
+    CHECK(first_caught);
+    CHECK(second_delivered);
+}
+
 TEST_CASE("cancel: cancelling the gathering task cancels what it gathers") {
     run([] {
         int finished = 0;
@@ -442,6 +581,55 @@ TEST_CASE("deadlock: a scheduler destroyed with stuck tasks unwinds them") {
         s.spawn([] {});  // never started: dropped
     }
     CHECK(unwound == 4);
+}
+
+TEST_CASE("deadlock: a task stuck re-taking its mutex after a condition_variable wait") {
+    // The notifier ends holding the mutex, so the waiter can never return from wait(). run()
+    // must throw deadlock_error to its caller, and destroying the scheduler must unwind the
+    // waiter (its wait throws cancelled without the lock) instead of stopping the process.
+    // In a child: the process used to abort in the scheduler's destructor.
+    auto result = spindle_test::run_in_child([] {
+        bool reported = false;
+        bool unwound = false;
+        bool lock_released = false;
+        try {
+            mutex m;
+            condition_variable cv;
+            scheduler s;
+            s.spawn("waiter", [&] {
+                struct witness {
+                    bool& unwound;
+                    ~witness() { unwound = true; }
+                } w{unwound};
+                std::unique_lock<mutex> lock(m);
+                try {
+                    cv.wait(lock);
+                } catch (const cancelled&) {
+                    lock_released = !lock.owns_lock();
+                    throw;
+                }
+            });
+            s.spawn("notifier", [&] {
+                m.lock();
+                cv.notify_one();
+            });  // ends holding m
+            try {
+                s.run();
+            } catch (const deadlock_error& e) {
+                reported = std::string(e.what()).find("task 1 'waiter' waits on mutex lock") !=
+                           std::string::npos;
+                throw;
+            }
+        } catch (const deadlock_error&) {
+            std::fprintf(stderr, "reported %d, unwound %d, lock released %d\n", reported, unwound,
+                         lock_released);
+            ::_exit(reported && unwound && lock_released ? 0 : 1);
+        }
+        ::_exit(2);
+    });
+    INFO(result.err);
+    CHECK(result.exited);
+    CHECK(result.exit_code == 0);
 }
 
 TEST_CASE("deadlock: after run() threw, closing the channel and running again finishes") {

@@ -43,9 +43,15 @@ struct task_access {
 template <class F>
 using task_result_t = std::invoke_result_t<std::decay_t<F>&>;
 
+// task_function is what spawn() accepts. The function and its result must not throw from their
+// destructors: the scheduler destroys them where nothing could catch (like the standard
+// containers, which make the same demand).
 template <class F>
 concept task_function = std::invocable<std::decay_t<F>&> &&
-                        !std::is_rvalue_reference_v<task_result_t<F>>;
+                        !std::is_rvalue_reference_v<task_result_t<F>> &&
+                        std::is_nothrow_destructible_v<std::decay_t<F>> &&
+                        (std::is_void_v<task_result_t<F>> ||
+                         std::is_nothrow_destructible_v<task_result_t<F>>);
 
 // spawn_on() creates a task on `core` and queues it.
 template <class F>
@@ -108,6 +114,10 @@ public:
 
     // cancel() makes the task's current suspension, or its next one, throw spindle::cancelled;
     // a task that has not started never runs. Cancelling a finished task does nothing.
+    // While an exception unwinds the task (a destructor waits: asynchronous cleanup), its waits
+    // are not interrupted and throw nothing; the cancellation is then delivered at the task's
+    // first wait after the unwinding, if it catches the exception and goes on, and dropped if
+    // it ends.
     void cancel() {
         if (record_) detail::cancel_task(record_);
     }
@@ -132,13 +142,18 @@ public:
     // scheduler() makes a scheduler with no tasks. threads > 1 throws fiber_error for now.
     explicit scheduler(scheduler_options options = {});
     // ~scheduler() cancels the tasks left (after run() threw, or when run() was never called)
-    // and lets them unwind.
+    // and lets them unwind. A task stuck re-taking its mutex after a condition_variable wait
+    // (the holder never unlocks) is unwound too: that wait throws cancelled with its lock
+    // released. The process stops with a message only for tasks that cannot be unwound: one
+    // that keeps catching cancelled and waiting again, or a destructor that waits, while its
+    // task unwinds, for something that never comes.
     ~scheduler();
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
 
     // spawn() creates a task that will run fn() and queues it; nothing runs until run() (or
-    // until the task is joined from another task).
+    // until the task is joined from another task). Out of memory, it throws std::bad_alloc and
+    // changes nothing; everything a task needs later to be queued is taken here.
     template <class F>
         requires detail::task_function<F>
     auto spawn(F&& fn) -> task<detail::task_result_t<F>> {
@@ -240,10 +255,14 @@ namespace this_fiber {
 // it. Outside any task it is std::this_thread::yield().
 void yield();
 // sleep_for() suspends only the calling task for at least `duration`. Outside any task it
-// blocks the thread, like std::this_thread::sleep_for().
+// blocks the thread, like std::this_thread::sleep_for(). The deadline saturates: a duration too
+// long to add to now (duration::max()) is a sleep that never ends (only cancel() ends it), and
+// a zero or negative one lets the other ready tasks run once.
 void sleep_for(std::chrono::steady_clock::duration duration);
 // sleep_until() suspends only the calling task until `deadline` has passed; tasks with equal
-// deadlines wake in the order they went to sleep.
+// deadlines wake in the order they went to sleep. A deadline that has passed still lets the
+// other ready tasks run first. Tasks that only a deadline of time_point::max() could wake are
+// deadlocked: run() throws deadlock_error ("sleep forever").
 void sleep_until(std::chrono::steady_clock::time_point deadline);
 // set_name() names the calling task (or, outside a task, the running fiber) in deadlock and
 // stack-overflow messages; up to 31 bytes are kept. fiber_error outside both.

@@ -4,6 +4,7 @@
 // Both work with std::lock_guard and std::unique_lock. A mutex is handed to its longest waiter on
 // unlock, so a task that unlocks and locks again in a loop cannot starve the others.
 
+#include <spindle/detail/deadline.hpp>
 #include <spindle/detail/wait_queue.hpp>
 #include <spindle/errors.hpp>
 
@@ -32,7 +33,11 @@ public:
     // try_lock() takes the mutex if it is free.
     bool try_lock() noexcept;
     // unlock() releases the mutex, handing it to the task that has waited longest. Throws
-    // fiber_error when the caller does not hold it.
+    // fiber_error when the caller does not hold it, naming the holder.
+    //
+    // A task that ends holding the mutex leaves it locked, as Go does: its waiters wait on (and
+    // run() reports the deadlock when nothing else can run), and no other task may unlock it.
+    // Ownership is by task, not by record, so a new task never inherits a dead task's lock.
     void unlock();
 
 private:
@@ -41,7 +46,8 @@ private:
     bool held_by_caller() const noexcept;
 
     detail::wait_queue waiters_;
-    detail::task_record* owner_ = nullptr;  // nullptr: free, or held outside any task
+    // owner_ is the holder; a key, not the record, which is recycled once the task ends.
+    detail::task_key owner_;
     bool locked_ = false;
 };
 
@@ -62,7 +68,9 @@ public:
 
     // wait() releases the lock, suspends the calling task until notified, and takes the lock
     // back before returning (also when it throws cancelled). fiber_error outside any task or
-    // when `lock` does not hold its mutex.
+    // when `lock` does not hold its mutex. One exception: when the scheduler is destroyed while
+    // the task waits to take the lock back from a holder that never unlocks, wait() throws
+    // cancelled with `lock` released (lock.owns_lock() is false), so that the task can unwind.
     void wait(std::unique_lock<mutex>& lock);
     // wait(lock, pred) waits until pred() is true.
     template <class Predicate>
@@ -81,27 +89,23 @@ public:
             if (wait_until(lock, deadline) == std::cv_status::timeout) return pred();
         return true;
     }
-    // wait_for() waits until notified or until `duration` has passed.
+    // wait_for() waits until notified or until `duration` has passed. Like every timed wait,
+    // it saturates: a duration too long to add to now (nanoseconds::max()) never times out,
+    // and a zero or negative one times out at once (after letting the others run).
     template <class Rep, class Period>
     std::cv_status wait_for(std::unique_lock<mutex>& lock,
                             const std::chrono::duration<Rep, Period>& duration) {
-        return wait_until(lock, deadline_after(duration));
+        return wait_until(lock, detail::deadline_after(duration));
     }
     // wait_for(lock, duration, pred) waits until pred() is true or `duration` has passed, and
     // returns pred().
     template <class Rep, class Period, class Predicate>
     bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& duration,
                   Predicate pred) {
-        return wait_until(lock, deadline_after(duration), std::move(pred));
+        return wait_until(lock, detail::deadline_after(duration), std::move(pred));
     }
 
 private:
-    template <class Rep, class Period>
-    static std::chrono::steady_clock::time_point deadline_after(
-        const std::chrono::duration<Rep, Period>& duration) {
-        return std::chrono::steady_clock::now() +
-               std::chrono::ceil<std::chrono::steady_clock::duration>(duration);
-    }
     std::cv_status wait_with(std::unique_lock<mutex>& lock,
                              const std::chrono::steady_clock::time_point* deadline);
 

@@ -45,15 +45,16 @@ struct wait_queue {
 // begin_wait() links the calling task's waiter at the back of `queue`, without suspending yet,
 // so that the caller can release what it holds (a mutex) first. `what` names the wait in
 // deadlock messages. An uninterruptible wait is not ended by cancel() (the cancellation then
-// applies at the next suspension). Throws cancelled when the task was cancelled already, and
-// fiber_error outside any task.
+// applies at the next suspension); only a scheduler's teardown ends it, when nothing else will.
+// Throws cancelled when the task was cancelled already, and fiber_error outside any task.
 void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible = true);
 // begin_wait_until() also ends the wait with timed_out once `deadline` has passed.
 void begin_wait_until(wait_queue& queue, waiter& w, const char* what,
                       std::chrono::steady_clock::time_point deadline);
 // end_wait() suspends the calling task until its waiter is woken, and says how. An interruptible
 // wait that was cancelled (or woken other than `completed` while a cancel was pending) throws
-// cancelled; the waiter is unlinked by then.
+// cancelled, unless the task is unwinding (then the cancellation stays pending); so does an
+// uninterruptible one that a scheduler's teardown ended. The waiter is unlinked by then.
 wake_outcome end_wait(waiter& w);
 // wake() unlinks w and makes its task ready; the task's end_wait() returns `outcome`.
 void wake(waiter& w, wake_outcome outcome) noexcept;
@@ -61,5 +62,16 @@ void wake(waiter& w, wake_outcome outcome) noexcept;
 void wake_all(wait_queue& queue, wake_outcome outcome) noexcept;
 // running_task() is the task running on this thread, or nullptr.
 task_record* running_task() noexcept;
+
+// task_key names a task for the life of the process, which a record's address does not
+// (records are recycled) and a task id alone does not (ids count per scheduler). {0, 0} stands
+// for code outside any task.
+struct task_key {
+    std::uint64_t scheduler = 0;  // the scheduler's serial number, counted over the process
+    std::uint64_t task = 0;       // the task's id in that scheduler
+    friend bool operator==(const task_key&, const task_key&) = default;
+};
+// running_task_key() is the key of the task running on this thread, or {0, 0}.
+task_key running_task_key() noexcept;
 
 }  // namespace spindle::detail
