@@ -369,6 +369,7 @@ private:
 };
 
 // generator::iterator is the input iterator begin() returns; *it is the yielded object itself.
+// It refers to the generator object that made it: moving that object invalidates it.
 template <class Y, class S, class R>
 class generator<Y, S, R>::iterator {
 public:
@@ -404,7 +405,9 @@ private:
     explicit iterator(generator* owner) noexcept : generator_(owner) {}
 
     // checked_yielded() tests the yielded pointer, which the body's end clears, rather than
-    // done(): the pointer is loaded anyway, so the check costs a test and a branch.
+    // done(): the resume before it tested the same pointer, so once inlined the compiler drops
+    // this test (the flat loop's instruction count is unchanged; testing done() cost 9 more
+    // per element). Whether the generator was moved from is not tested: that cost 8 more.
     detail::yielded_object<Y>* checked_yielded() const {
         detail::yielded_object<Y>* object = nullptr;
         if (generator_) [[likely]]

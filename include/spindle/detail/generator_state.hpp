@@ -58,7 +58,6 @@ void close_generator(generator_core& core);
 // yields again cannot be ignored (its frames are still live) and stops the process.
 void close_on_destruction(generator_core& core) noexcept;
 
-
 // not_a_parameter stands in for a parameter type a generator's template arguments rule out
 // (a void yield or send type), so that the constrained-away member can still be declared.
 template <int>
