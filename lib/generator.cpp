@@ -16,6 +16,11 @@ void throw_generator_error(generator_misuse what) {
             "spindle: a generator was resumed or closed from inside itself (its body, or a "
             "generator its body is running, called next/send/raise/close on it); Python: "
             "\"generator already executing\"");
+    case generator_misuse::running_elsewhere:
+        throw fiber_error(
+            "spindle: a generator was resumed or closed while it is already running in another "
+            "task or thread (one that is suspended inside its body, or runs it right now); "
+            "Python: \"generator already executing\"");
     case generator_misuse::send_before_start:
         throw fiber_error(
             "spindle: send() to a generator that has not started; call next() first to run it "
@@ -43,13 +48,27 @@ void throw_generator_error(generator_misuse what) {
             "which cannot receive it");
     case generator_misuse::raise_without_exception:
         throw fiber_error("spindle: raise() was given an empty exception_ptr");
+    case generator_misuse::dereferenced_end:
+        throw fiber_error(
+            "spindle: a generator iterator that equals end() was dereferenced (the body has "
+            "finished, so there is no yielded object; or the iterator was default-constructed)");
     }
     std::abort();
 }
 
+void refuse_running_generator(const generator_core& core) {
+    // The caller is inside the generator when its body's fiber is on the caller's chain of
+    // resumes: each fiber's parent is whoever resumed it, and a task's is whoever called run().
+    // A task parked inside the body is on no other task's chain.
+    const fiber_control* body = fiber_access::control(core.body);
+    for (const fiber_control* f = current_control(); f; f = f->parent)
+        if (f == body) throw_generator_error(generator_misuse::reentered);
+    throw_generator_error(generator_misuse::running_elsewhere);
+}
+
 void close_generator(generator_core& core) {
     if (core.finished) return;
-    if (generator_running(core)) throw_generator_error(generator_misuse::reentered);
+    if (generator_running(core)) refuse_running_generator(core);
     if (!core.started) {
         // The body never ran: unwinding only destroys it, as Python discards a fresh frame.
         fiber_access::unwind(core.body);
@@ -57,8 +76,13 @@ void close_generator(generator_core& core) {
         return;
     }
     // A body that returns after swallowing the unwinding is done, and Python accepts that.
-    if (fiber_access::unwind(core.body) == unwind_outcome::ignored_suspend)
+    if (fiber_access::unwind(core.body) == unwind_outcome::ignored_suspend) {
+        // As in Python after "generator ignored GeneratorExit", the generator stays suspended
+        // at the yield that ignored the close, and a later next/send/raise resumes it there
+        // normally: the unwind request is spent. (A later close() unwinds it again.)
+        fiber_access::control(core.body)->unwind_requested = false;
         throw_generator_error(generator_misuse::ignored_close);
+    }
     core.finished = true;
 }
 

@@ -71,6 +71,71 @@ TEST_CASE("generator from: a finished sub-generator yields nothing and gives its
     CHECK(g.result() == "counted to 1");
 }
 
+TEST_CASE("generator from: a finished sub-generator without a result throws fiber_error") {
+    // CPython evaluates `yield from` of a finished generator to None; spindle's results are
+    // typed, so from() gives the result it has, and refuses when there is none.
+    auto closed = count_to(3);
+    closed.next();
+    closed.close();
+    auto failed = generator<int, void, std::string>([](yielder<int>& yield) -> std::string {
+        yield(1);
+        throw std::runtime_error("sub failed");
+    });
+    failed.next();
+    CHECK_THROWS_AS(failed.next(), std::runtime_error);
+    for (auto* sub : {&closed, &failed}) {
+        REQUIRE(sub->done());
+        bool reached_end = false;
+        generator<int, void, std::string> g([&](yielder<int>& yield) {
+            std::string r = yield.from(*sub);
+            reached_end = true;
+            return r;
+        });
+        CHECK_THROWS_WITH_AS(g.next(), doctest::Contains("has not returned"), fiber_error);
+        CHECK(!reached_end);
+        CHECK(g.done());
+    }
+}
+
+TEST_CASE("generator from: a finished sub-generator closed after it returned gives that result") {
+    auto sub = generator<int, void, int>([](yielder<int>& yield) {
+        try {
+            yield(1);
+        } catch (...) {
+            return 7;  // swallows close() and returns: the result Python 3.13's close() returns
+        }
+        return 0;
+    });
+    sub.next();
+    sub.close();
+    generator<int, void, int> g([&](yielder<int>& yield) { return yield.from(sub); });
+    CHECK(g.next() == std::nullopt);
+    CHECK(g.result() == 7);
+}
+
+TEST_CASE("generator from: a finished sub-generator with R = void gives nothing, however it ended") {
+    generator<int> returned([](yielder<int>& yield) { yield(1); });
+    drain(returned);
+    generator<int> closed([](yielder<int>& yield) { yield(1); });
+    closed.next();
+    closed.close();
+    generator<int> failed([](yielder<int>& yield) {
+        yield(1);
+        throw std::runtime_error("sub failed");
+    });
+    failed.next();
+    CHECK_THROWS_AS(failed.next(), std::runtime_error);
+    for (auto* sub : {&returned, &closed, &failed}) {
+        REQUIRE(sub->done());
+        generator<int> g([&](yielder<int>& yield) {
+            yield(0);
+            yield.from(*sub);  // yields nothing, returns at once
+            yield(2);
+        });
+        CHECK(drain(g) == std::vector<int>{0, 2});
+    }
+}
+
 TEST_CASE("generator from: results pass up a chain of delegations") {
     auto level = [](auto inner) {
         return generator<int, void, int>([inner = std::move(inner)](yielder<int>& yield) mutable {

@@ -168,6 +168,51 @@ TEST_CASE("generator range: an exception escaping the body propagates out of ++i
     CHECK(it == g.end());
 }
 
+TEST_CASE("generator range: dereferencing an iterator that equals end() throws fiber_error") {
+    // The last object lived on the body's stack, which is gone (or recycled) once it finished.
+    generator<std::string> g([](yielder<std::string>& yield) { yield(std::string("only")); });
+    auto it = g.begin();
+    CHECK(*it == "only");
+    CHECK(it->size() == 4);
+    ++it;
+    REQUIRE(it == g.end());
+    CHECK_THROWS_WITH_AS(*it, doctest::Contains("equals end()"), spindle::fiber_error);
+    CHECK_THROWS_WITH_AS(it->size(), doctest::Contains("equals end()"), spindle::fiber_error);
+
+    // Ended by an exception, by close(), before the first element, and default-constructed.
+    generator<int> failing([](yielder<int>& yield) {
+        yield(1);
+        throw std::runtime_error("x");
+    });
+    auto f = failing.begin();
+    CHECK_THROWS_AS(++f, std::runtime_error);
+    CHECK_THROWS_AS(*f, spindle::fiber_error);
+
+    auto closed = iota_to(3);
+    auto c = closed.begin();
+    closed.close();
+    REQUIRE(c == closed.end());
+    CHECK_THROWS_AS(*c, spindle::fiber_error);
+
+    auto empty = iota_to(0);
+    auto e = empty.begin();
+    REQUIRE(e == empty.end());
+    CHECK_THROWS_AS(*e, spindle::fiber_error);
+
+    generator<int>::iterator unattached;
+    CHECK(unattached == std::default_sentinel);
+    CHECK_THROWS_AS(*unattached, spindle::fiber_error);
+
+    generator<const std::string&> by_reference([](yielder<const std::string&>& yield) {
+        const std::string local = "local";
+        yield(local);
+    });
+    auto r = by_reference.begin();
+    CHECK(*r == "local");
+    ++r;
+    CHECK_THROWS_AS(*r, spindle::fiber_error);
+}
+
 TEST_CASE("generator range: works with std::ranges algorithms that take input ranges") {
     auto g = iota_to(10);
     auto found = std::ranges::find(g, 6);

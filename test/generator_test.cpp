@@ -220,6 +220,65 @@ TEST_CASE("generator: close() throws fiber_error when the body ignores it and yi
     CHECK(swallowed == 1);
 }
 
+TEST_CASE("generator: after an ignored close(), next/send/raise resume the body normally") {
+    // CPython: after "RuntimeError: generator ignored GeneratorExit" the generator is suspended
+    // at the yield inside the except clause, and resumes from there as from any yield.
+    std::vector<std::string> trace;
+    generator<int, int, int> g([&](yielder<int, int>& yield) {
+        try {
+            yield(1);
+        } catch (...) {
+            trace.push_back("ignored");
+            std::optional<int> sent = yield(2);  // where close() left it
+            trace.push_back(sent ? "sent " + std::to_string(*sent) : "next");
+            sent = yield(3);
+            trace.push_back(sent ? "sent " + std::to_string(*sent) : "next");
+            try {
+                yield(4);
+            } catch (const std::runtime_error& e) {
+                trace.push_back(std::string("caught ") + e.what());
+            }
+            yield(5);
+            return 6;
+        }
+        return 0;
+    });
+    CHECK(g.next() == 1);
+    CHECK_THROWS_WITH_AS(g.close(), doctest::Contains("ignored close()"), fiber_error);
+    CHECK(!g.done());
+    CHECK(g.send(10) == 3);
+    CHECK(g.next() == 4);
+    CHECK(g.raise(std::runtime_error("raised")) == 5);
+    CHECK(g.next() == std::nullopt);
+    CHECK(g.done());
+    CHECK(g.result() == 6);
+    CHECK(trace == std::vector<std::string>{"ignored", "sent 10", "next", "caught raised"});
+}
+
+TEST_CASE("generator: close() again after an ignored close() unwinds the body again") {
+    int caught = 0;
+    bool unwound = false;
+    generator<int> g([&](yielder<int>& yield) {
+        set_on_destruction guard{unwound};
+        for (int i = 0;; ++i) {
+            try {
+                yield(i);
+            } catch (...) {
+                if (++caught == 2) throw;  // ignores the first close(), takes the second
+            }
+        }
+    });
+    CHECK(g.next() == 0);
+    CHECK_THROWS_AS(g.close(), fiber_error);
+    CHECK(caught == 1);
+    CHECK(!unwound);
+    CHECK(g.next() == 2);  // resumed after the yield of 1 that ignored close(); then yields 2
+    g.close();
+    CHECK(caught == 2);
+    CHECK(unwound);
+    CHECK(g.done());
+}
+
 TEST_CASE("generator: a body that swallows close() and returns is done, as Python allows") {
     generator<int, void, int> g([](yielder<int>& yield) {
         try {

@@ -19,6 +19,7 @@ namespace spindle::detail {
 // generator_misuse names each misuse of a generator that throws fiber_error.
 enum class generator_misuse {
     reentered,               // next/send/raise/close from inside the generator's own body
+    running_elsewhere,       // next/send/raise/close while another task or thread runs it
     send_before_start,       // send() before the first next()
     result_unavailable,      // result() before the body returned
     ignored_close,           // the body caught close()'s unwinding and yielded again
@@ -26,6 +27,7 @@ enum class generator_misuse {
     suspended_without_yield, // the body called fiber::suspend() itself
     sent_to_range,           // send() while the body delegated to a plain range
     raise_without_exception, // raise() with an empty exception_ptr
+    dereferenced_end,        // *it or it-> on an iterator that equals end()
 };
 
 // throw_generator_error() throws the fiber_error that explains `what`.
@@ -37,7 +39,6 @@ struct generator_core {
     std::exception_ptr pending_raise;  // raise() leaves it for the suspended yield to throw
     bool started = false;              // the body has been resumed at least once
     bool finished = false;             // the body returned, threw, or was closed
-    bool suspended_at_yield = false;   // the body's last suspension was a yield
 };
 
 // generator_body_label names a generator's body fiber in the fiber layer's messages (a stack
@@ -56,22 +57,6 @@ inline bool generator_running(const generator_core& core) noexcept {
     return control && control->state == fiber_state::running;
 }
 
-// resume_generator() runs the body from where it stopped to its next yield or its end. An
-// exception that escapes the body propagates; the generator is then finished.
-inline void resume_generator(generator_core& core) {
-    fiber_control* control = fiber_access::control(core.body);
-    if (control->state > fiber_state::suspended) [[unlikely]] {
-        if (control->state == fiber_state::running)
-            throw_generator_error(generator_misuse::reentered);
-        core.body.resume();  // finished: throws the fiber's own error
-    }
-    core.started = true;
-    core.suspended_at_yield = false;
-    resume_checked_fiber(control);
-    if (!core.finished && !core.suspended_at_yield) [[unlikely]]
-        throw_generator_error(generator_misuse::suspended_without_yield);
-}
-
 // close_generator() is Python's close(): it unwinds a suspended body from its yield, and marks
 // a generator that never started, or has finished, as finished. An exception other than the
 // unwinding that escapes the body propagates.
@@ -81,13 +66,6 @@ void close_generator(generator_core& core);
 // exception raised while closing is reported on stderr and otherwise ignored; a body that
 // yields again cannot be ignored (its frames are still live) and stops the process.
 void close_on_destruction(generator_core& core) noexcept;
-
-// finish_marker marks the generator finished however its body leaves: by returning, throwing,
-// or being unwound.
-struct finish_marker {
-    generator_core& core;
-    ~finish_marker() { core.finished = true; }
-};
 
 // not_a_parameter stands in for a parameter type a generator's template arguments rule out
 // (a void yield or send type), so that the constrained-away member can still be declared.
@@ -123,6 +101,47 @@ struct generator_channel : generator_core {
     yielded_object<Y>* yielded = nullptr;
     sent_value<S>* sent = nullptr;
 };
+
+// finish_marker marks the generator finished however its body leaves: by returning, throwing,
+// or being unwound. It clears the yielded pointer too, so that an iterator dereferenced at
+// end() finds no object rather than a dead one.
+template <class Y, class S>
+struct finish_marker {
+    generator_channel<Y, S>& channel;
+    ~finish_marker() {
+        channel.finished = true;
+        channel.yielded = nullptr;
+    }
+};
+
+// no_object is what a yield of nothing (Y = void) points at: a yield always leaves a non-null
+// pointer, so that the pointer alone says whether the body stopped at a yield.
+inline constinit not_a_parameter<0> no_object;
+
+// refuse_running_generator() throws the fiber_error for resuming or closing a generator that
+// is running: `reentered` when it runs on the caller's own chain of resumes (the caller is
+// inside it), `running_elsewhere` when another task, parked inside its body, or another thread
+// runs it.
+[[noreturn]] void refuse_running_generator(const generator_core& core);
+
+// resume_generator() runs the body from where it stopped to its next yield or its end. An
+// exception that escapes the body propagates; the generator is then finished. The yielded
+// pointer is cleared first and set by the yield, so it tells afterwards whether the body
+// stopped at a yield; and it is the same test the iterator makes before it dereferences it,
+// which lets the compiler drop that one.
+template <class Y, class S>
+inline void resume_generator(generator_channel<Y, S>& channel) {
+    fiber_control* control = fiber_access::control(channel.body);
+    if (control->state > fiber_state::suspended) [[unlikely]] {
+        if (control->state == fiber_state::running) refuse_running_generator(channel);
+        channel.body.resume();  // finished: throws the fiber's own error
+    }
+    channel.started = true;
+    channel.yielded = nullptr;
+    resume_checked_fiber(control);
+    if (!channel.finished && !channel.yielded) [[unlikely]]
+        throw_generator_error(generator_misuse::suspended_without_yield);
+}
 
 // result_slot keeps the body's return value once it has returned.
 template <class R>
