@@ -6,8 +6,12 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+
 #include <csignal>
+#include <cstdio>
 #include <string>
+#include <vector>
 
 using spindle::fiber;
 using spindle_test::run_in_child;
@@ -23,7 +27,39 @@ __attribute__((noinline)) int recurse_deeply(int depth) {
     if (depth >= depth_limit) return frame[0];
     return recurse_deeply(depth + 1) + frame[0];
 }
+// touch_far_end() has a frame of 64 KiB and writes its lowest byte first: compiled without
+// -fstack-clash-protection (as here), nothing touches the pages in between.
+__attribute__((noinline)) void touch_far_end() {
+    volatile char frame[64 * 1024];
+    frame[0] = 1;
+    frame[sizeof frame - 1] = frame[0];
+}
 }  // namespace
+
+TEST_CASE("stack overflow: a frame larger than a page lands in the guard, not in the stack below") {
+    auto result = run_in_child([] {
+        // Memory right below the stack's mapping, as another fiber's stack would be: an overflow
+        // that jumped the guard would write into it silently. Stacks land wherever mmap finds
+        // room; the first with free address space below gets the neighbour.
+        std::vector<fiber> others;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            fiber f([] { touch_far_end(); }, {.size = 20 * 1024});
+            f.set_name("big-frame");
+            const auto& stack = spindle::detail::fiber_access::control(f)->stack;
+            constexpr std::size_t neighbour_size = 256 * 1024;
+            if (::mmap(stack.base - neighbour_size, neighbour_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != MAP_FAILED) {
+                f.resume();
+                std::fputs("the overflow went unnoticed\n", stderr);
+                return;
+            }
+            others.push_back(std::move(f));
+        }
+        std::fputs("no stack had free address space below it\n", stderr);
+    });
+    CHECK(result.signalled);
+    CHECK(result.err.find("stack overflow in fiber 'big-frame'") != std::string::npos);
+}
 
 TEST_CASE("stack overflow: a guard-page hit names the fiber and its stack size") {
     auto result = run_in_child([] {
