@@ -43,7 +43,9 @@ constexpr std::size_t context_start_room = 256;
 // control block, the body object, their alignment, the stagger and the switch's start record.
 // It is mapped on top of stack_options::size, so the body gets the whole size.
 std::size_t top_reserve(std::size_t body_size, std::size_t body_alignment) noexcept {
-    const std::size_t body_room = body_size > maximum_stack_size ? maximum_stack_size + 1 : body_size;
+    // A body too large for any stack must not wrap the sum around: the stack layer refuses it.
+    const std::size_t body_room =
+        body_size > maximum_stack_size ? maximum_stack_size + 1 : body_size;
     return sizeof(fiber_control) + 63 + body_room + body_alignment - 1 +
            (stagger_slots - 1) * stagger_step + context_start_room;
 }

@@ -52,7 +52,8 @@ void limit_address_space(std::size_t headroom) {
     if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
         char line[256];
         while (std::fgets(line, sizeof line, f))
-            if (std::strncmp(line, "VmSize:", 7) == 0) size_kib = std::strtoull(line + 7, nullptr, 10);
+            if (std::strncmp(line, "VmSize:", 7) == 0)
+                size_kib = std::strtoull(line + 7, nullptr, 10);
         std::fclose(f);
     }
     const rlimit limit{size_kib * 1024 + headroom, size_kib * 1024 + headroom};
@@ -144,7 +145,8 @@ TEST_CASE("exhaustion: tasks until RLIMIT_AS refuses: those without a stack end 
             std::vector<task<void>> tasks;
             tasks.reserve(count);
             for (int i = 0; i < count; ++i)
-                tasks.push_back(spawn([] { this_fiber::sleep_for(std::chrono::milliseconds(20)); }));
+                tasks.push_back(
+                    spawn([] { this_fiber::sleep_for(std::chrono::milliseconds(20)); }));
             for (auto& t : tasks) {
                 try {
                     t.join();

@@ -20,6 +20,12 @@
 using namespace spindle;
 using namespace spindle::detail;
 
+// stack_guard tells the default from an explicit request: `guard = true` is a requirement.
+static_assert(stack_options{}.guard == stack_guard::when_available);
+static_assert(stack_options{.guard = true}.guard == stack_guard::required);
+static_assert(stack_options{.guard = false}.guard == stack_guard::none);
+static_assert(!stack_guard(stack_guard::none) && stack_guard(stack_guard::when_available));
+
 TEST_CASE("stack: the writable part is whole pages and the guard region sits below it") {
     stack_memory stack = acquire_stack({.size = 20000, .guard = true}, 1000);
     CHECK(stack.usable == 20000);

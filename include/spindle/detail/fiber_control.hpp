@@ -139,7 +139,10 @@ struct stack_memory {
     std::byte* usable_bottom() const noexcept {
         return base + (guarded ? stack_guard_region : 0);
     }
-    std::size_t writable() const noexcept { return static_cast<std::size_t>(top() - usable_bottom()); }
+    // writable() is the size of the writable part: the body's stack, its control block and body.
+    std::size_t writable() const noexcept {
+        return static_cast<std::size_t>(top() - usable_bottom());
+    }
     explicit operator bool() const noexcept { return base != nullptr; }
 };
 
