@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -34,6 +35,17 @@ __attribute__((noinline)) void touch_far_end() {
     frame[0] = 1;
     frame[sizeof frame - 1] = frame[0];
 }
+
+// descend_then_touch() recurses until 16 KiB of stack are left, then calls touch_far_end(), so
+// its 64 KiB frame reaches 48 KiB past the end of the stack.
+__attribute__((noinline)) int descend_then_touch(std::uintptr_t bottom) {
+    volatile char frame[512];
+    frame[0] = 1;
+    if (reinterpret_cast<std::uintptr_t>(&frame) - bottom > 16 * 1024)
+        return descend_then_touch(bottom) + frame[0];
+    touch_far_end();
+    return frame[0];
+}
 }  // namespace
 
 TEST_CASE("stack overflow: a frame larger than a page lands in the guard, not in the stack below") {
@@ -43,7 +55,14 @@ TEST_CASE("stack overflow: a frame larger than a page lands in the guard, not in
         // room; the first with free address space below gets the neighbour.
         std::vector<fiber> others;
         for (int attempt = 0; attempt < 100; ++attempt) {
-            fiber f([] { touch_far_end(); }, {.size = 20 * 1024});
+            // A size of its own (1.5 MiB), so the stack is freshly mapped, not a cached one.
+            fiber f(
+                [] {
+                    const auto& stack =
+                        spindle::detail::fiber_access::control(*fiber::current())->stack;
+                    descend_then_touch(reinterpret_cast<std::uintptr_t>(stack.usable_bottom()));
+                },
+                {.size = 1536 * 1024});
             f.set_name("big-frame");
             const auto& stack = spindle::detail::fiber_access::control(f)->stack;
             constexpr std::size_t neighbour_size = 256 * 1024;
@@ -57,6 +76,7 @@ TEST_CASE("stack overflow: a frame larger than a page lands in the guard, not in
         }
         std::fputs("no stack had free address space below it\n", stderr);
     });
+    INFO(result.err);
     CHECK(result.signalled);
     CHECK(result.err.find("stack overflow in fiber 'big-frame'") != std::string::npos);
 }
