@@ -35,8 +35,20 @@ std::uint64_t take_fiber_id() noexcept {
 // frames of many fibers do not all fall into the same L1 cache sets (PhotonLibOS measured this).
 constexpr std::size_t stagger_step = 64;
 constexpr std::size_t stagger_slots = 16;
-// The least room a body must leave for the fiber to run on.
-constexpr std::size_t minimum_running_room = 2048;
+// What the switch may put at the top of a fresh context before the entry runs (Boost's
+// make_fcontext keeps its start record there).
+constexpr std::size_t context_start_room = 256;
+
+// top_reserve() is what a fiber takes from the top of its stack before the body's frames: the
+// control block, the body object, their alignment, the stagger and the switch's start record.
+// It is mapped on top of stack_options::size, so the body gets the whole size.
+std::size_t top_reserve(std::size_t body_size, std::size_t body_alignment) noexcept {
+    // A body too large for any stack must not wrap the sum around: the stack layer refuses it.
+    const std::size_t body_room =
+        body_size > maximum_stack_size ? maximum_stack_size + 1 : body_size;
+    return sizeof(fiber_control) + 63 + body_room + body_alignment - 1 +
+           (stagger_slots - 1) * stagger_step + context_start_room;
+}
 
 [[noreturn]] void stop_process(const fiber_control& control, const char* what) noexcept {
     char description[96];
@@ -90,18 +102,12 @@ exception_state* fetch_thread_exception_state() noexcept {
 fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
                             std::size_t body_alignment, const body_operations& operations) {
     if (options.guard) install_overflow_handler();
-    const stack_memory stack = acquire_stack(options);
+    if (body_alignment < 16) body_alignment = 16;
+    const stack_memory stack = acquire_stack(options, top_reserve(body_size, body_alignment));
     const std::uint64_t id = take_fiber_id();
     std::byte* control_at = align_down(stack.top() - sizeof(fiber_control), 64);
-    std::byte* body_at =
-        align_down(control_at - body_size, body_alignment > 16 ? body_alignment : 16);
+    std::byte* body_at = align_down(control_at - body_size, body_alignment);
     std::byte* context_top = body_at - (id % stagger_slots) * stagger_step;
-    if (context_top < stack.usable_bottom() + minimum_running_room) {
-        release_stack(stack);
-        throw fiber_error("spindle: a fiber body of " + std::to_string(body_size) +
-                          " bytes leaves no room to run on a stack of " +
-                          std::to_string(stack.usable) + " bytes");
-    }
     // Default-initialised, not value-initialised: the members' own initializers are all that
     // matters, and zeroing the whole block (rep stos) was the largest cost of a creation.
     auto* control = ::new (control_at) fiber_control;
@@ -113,7 +119,7 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
     control->id = id;
     spindle_context_make(&control->self, context_top,
                          static_cast<std::size_t>(context_top - stack.usable_bottom()));
-    on_stack_created(control->self.sanitizer, stack.usable_bottom(), stack.usable);
+    on_stack_created(control->self.sanitizer, stack.usable_bottom(), stack.writable());
     return control;
 }
 

@@ -1,8 +1,8 @@
-// Turning a guard-page hit into a message that names the fiber, instead of a bare SIGSEGV.
+// Turning a guard-region hit into a message that names the fiber, instead of a bare SIGSEGV.
 //
 // The handler runs on an alternate signal stack (the fiber's own stack is exhausted by then),
 // looks at the innermost running fiber on this thread, and if the faulting address lies in or
-// just below that fiber's guard page, writes the message and lets the fault kill the process as
+// just below that fiber's guard region, writes the message and lets the fault kill the process as
 // it would have. Faults that are not ours go to whatever handler was installed before. Every
 // thread that switches to a fiber gets the alternate stack at its first switch, so a fiber
 // resumed on a thread other than its creator's is reported too.
@@ -19,8 +19,8 @@
 namespace spindle::detail {
 namespace {
 
-// How far below the guard page a fault still counts as an overflow: a frame larger than a page
-// can jump the guard page and land in unmapped memory below it.
+// How far below the guard region a fault still counts as an overflow: a frame larger than the region
+// can jump the guard region and land in unmapped memory below it.
 constexpr std::size_t overflow_reach = 1 << 20;
 constexpr std::size_t alternate_stack_size = 64 * 1024;
 
@@ -72,7 +72,7 @@ void describe_overflow(const fiber_control& control, char* message, std::size_t 
     }
     append_text(message, size, ": it ran past its stack of ");
     append_decimal(message, size, control.stack.usable);
-    append_text(message, size, " bytes into the guard page\n");
+    append_text(message, size, " bytes into the guard region\n");
 }
 
 void on_segmentation_fault(int signal, siginfo_t* info, void* context) {

@@ -189,7 +189,7 @@ TEST_CASE("generator depth: a generator's body consumes other generators (a prim
 
 TEST_CASE("generator depth: 100,000 suspended generators with small stacks in one process") {
     constexpr int count = 100000;
-    // Unguarded 16 KiB stacks: a guard page per stack would split every mapping in two and
+    // Unguarded 16 KiB stacks: a guard region per stack would split every mapping in two and
     // exhaust vm.max_map_count long before 100,000.
     constexpr stack_options small{.size = 16 * 1024, .guard = false};
     const std::size_t resident_before = resident_bytes();

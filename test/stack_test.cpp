@@ -1,36 +1,50 @@
-// The stack layer: sizes, guard pages, reuse without system calls.
+// The stack layer: sizes, guard regions, reuse without system calls.
 
+#include "child_process.hpp"
 #include "stack.hpp"
 
 #include <spindle/errors.hpp>
 #include <spindle/fiber.hpp>
+#include <spindle/generator.hpp>
 
 #include <doctest/doctest.h>
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 using namespace spindle;
 using namespace spindle::detail;
 
-TEST_CASE("stack: usable size is rounded up to whole pages and the guard page sits below it") {
-    stack_memory stack = acquire_stack({.size = 10000, .guard = true});
-    CHECK(stack.usable % page_size() == 0);
-    CHECK(stack.usable >= 10000);
+// stack_guard tells the default from an explicit request: `guard = true` is a requirement.
+static_assert(stack_options{}.guard == stack_guard::when_available);
+static_assert(stack_options{.guard = true}.guard == stack_guard::required);
+static_assert(stack_options{.guard = false}.guard == stack_guard::none);
+static_assert(!stack_guard(stack_guard::none) && stack_guard(stack_guard::when_available));
+
+TEST_CASE("stack: the writable part is whole pages and the guard region sits below it") {
+    stack_memory stack = acquire_stack({.size = 20000, .guard = true}, 1000);
+    CHECK(stack.usable == 20000);
+    CHECK(stack.writable() % page_size() == 0);
+    CHECK(stack.writable() >= 21000);
     CHECK(stack.guarded);
-    CHECK(stack.mapped == stack.usable + page_size());
-    // The guard page is inaccessible: mincore works on it, and mprotect would report it; the
-    // overflow test proves it faults. Here: the usable part is writable end to end.
+    CHECK(stack.mapped == stack.writable() + stack_guard_region);
+    CHECK(stack.usable_bottom() == stack.base + stack_guard_region);
+    // The guard region is inaccessible (the overflow tests prove it faults); the writable part
+    // is writable end to end.
     stack.usable_bottom()[0] = std::byte{1};
     stack.top()[-1] = std::byte{1};
     release_stack(stack);
 }
 
-TEST_CASE("stack: a stack without guard page carries a canary") {
+TEST_CASE("stack: a stack without guard carries a canary") {
     stack_memory stack = acquire_stack({.size = 16384, .guard = false});
     CHECK(!stack.guarded);
-    CHECK(stack.mapped == stack.usable);
+    CHECK(stack.mapped == stack.writable());
     CHECK(stack_canary_intact(stack));
     stack.usable_bottom()[0] = std::byte{0x42};
     CHECK(!stack_canary_intact(stack));
@@ -40,8 +54,68 @@ TEST_CASE("stack: a stack without guard page carries a canary") {
 }
 
 TEST_CASE("stack: too small a size is refused with a message") {
-    CHECK_THROWS_WITH_AS(acquire_stack({.size = 100}),
-                         doctest::Contains("too small"), fiber_error);
+    CHECK_THROWS_WITH_AS(acquire_stack({.size = 100}), doctest::Contains("too small"),
+                         fiber_error);
+    CHECK_THROWS_WITH_AS(acquire_stack({.size = minimum_stack_size - 1}),
+                         doctest::Contains("minimum_stack_size"), fiber_error);
+    CHECK_THROWS_WITH_AS(fiber([] {}, {.size = 0}), doctest::Contains("too small"), fiber_error);
+}
+
+TEST_CASE("stack: absurd sizes are refused with a message, not a crash") {
+    const std::size_t page = page_size();
+    const std::size_t sizes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - page + 1, SIZE_MAX - page,
+                                 SIZE_MAX / 2, maximum_stack_size + 1};
+    for (std::size_t size : sizes) {
+        CAPTURE(size);
+        CHECK_THROWS_WITH_AS(fiber([] {}, {.size = size}), doctest::Contains("larger than any"),
+                             fiber_error);
+        CHECK_THROWS_WITH_AS(generator<int>([](yielder<int>&) {}, {.size = size}),
+                             doctest::Contains("maximum_stack_size"), fiber_error);
+    }
+    // The library is still usable.
+    fiber f([] {});
+    f.resume();
+    CHECK(f.done());
+}
+
+namespace {
+// stack_room() is how far the running fiber's stack reaches below this frame.
+__attribute__((noinline)) std::size_t stack_room() {
+    volatile char here = 0;
+    const auto* bottom = fiber_access::control(*fiber::current())->stack.usable_bottom();
+    return static_cast<std::size_t>(reinterpret_cast<const volatile std::byte*>(&here) - bottom);
+}
+
+// use_stack() touches a frame of `bytes` at its far end.
+template <std::size_t bytes>
+__attribute__((noinline)) void use_stack() {
+    volatile char frame[bytes];
+    frame[0] = 1;
+    frame[bytes - 1] = frame[0];
+}
+}  // namespace
+
+TEST_CASE("stack: the body gets the whole size it asked for, whatever its stagger and body") {
+    for (std::size_t size : {std::size_t{16384}, std::size_t{65536}, std::size_t{100000}}) {
+        for (int i = 0; i < 16; ++i) {  // every stagger slot
+            CAPTURE(size);
+            std::size_t room = 0;
+            char big_capture[3000] = {};
+            fiber f([&room, big_capture] { room = stack_room() + (big_capture[0] & 0); },
+                    {.size = size});
+            f.resume();
+            CHECK(room >= size);
+            CHECK(room < size + page_size() + 4096);
+        }
+    }
+    // And uses it: a 60 KiB frame on a 64 KiB stack (a forked child, in case it overflows).
+    auto result = spindle_test::run_in_child([] {
+        fiber f([] { use_stack<60 * 1024>(); }, {.size = 64 * 1024});
+        f.resume();
+        std::fprintf(stderr, "ran\n");
+    });
+    CHECK(result.exited);
+    CHECK(result.err.find("ran") != std::string::npos);
 }
 
 TEST_CASE("stack: creating and destroying fibers in a loop reuses stacks once warm") {

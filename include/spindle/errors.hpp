@@ -1,6 +1,8 @@
 #pragma once
 // The exceptions spindle throws. Each message says what was wrong in a user's words.
 
+#include <cstddef>
+#include <new>
 #include <stdexcept>
 
 namespace spindle {
@@ -10,6 +12,24 @@ namespace spindle {
 class fiber_error : public std::logic_error {
 public:
     using std::logic_error::logic_error;
+};
+
+// stack_allocation_error reports that a fiber's stack could not be made: the system refused the
+// memory or address space (mmap failed with ENOMEM, as under RLIMIT_AS), or a guard was
+// required and the process's guard budget (vm.max_map_count) is spent. It is a std::bad_alloc,
+// so code that handles running out of memory handles it; what() says which. It carries its
+// message in a fixed buffer: making it allocates nothing.
+class stack_allocation_error : public std::bad_alloc {
+public:
+    explicit stack_allocation_error(const char* message) noexcept {
+        std::size_t n = 0;
+        for (; message[n] && n + 1 < sizeof message_; ++n) message_[n] = message[n];
+        message_[n] = '\0';
+    }
+    const char* what() const noexcept override { return message_; }
+
+private:
+    char message_[192];
 };
 
 // deadlock_error reports that a scheduler has tasks left that nothing can ever wake; the
