@@ -1,6 +1,6 @@
 #pragma once
 // Allocation failure on demand: this test binary replaces the global operator new with one that
-// can be told to throw std::bad_alloc. It is off unless a test arms it, and then only on the
+// can be told to throw std::bad_alloc: once, at a chosen count, or always for a while. It is off unless a test arms it, and then only on the
 // arming thread, so the rest of the binary allocates as usual.
 
 #include <memory>
@@ -19,6 +19,16 @@ public:
     bool failed() const noexcept;
 };
 
+// fail_every_allocation makes every allocation on this thread throw std::bad_alloc (or return
+// null, for the nothrow forms) for as long as it lives.
+class fail_every_allocation {
+public:
+    fail_every_allocation() noexcept;
+    ~fail_every_allocation();
+    fail_every_allocation(const fail_every_allocation&) = delete;
+    fail_every_allocation& operator=(const fail_every_allocation&) = delete;
+};
+
 // allocation_failure_available() tells whether fail_allocation works: not under Valgrind, which
 // redirects calls to operator new to its own. Defined here, so that it allocates as the code
 // under test does (a call from the file that defines operator new may be inlined past Valgrind).
@@ -31,3 +41,10 @@ inline bool allocation_failure_available() {
     }
     return fail.failed();
 }
+
+// SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE() is the first line of a test that needs it.
+#define SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE()                                             \
+    if (!allocation_failure_available()) {                                                    \
+        MESSAGE("operator new is replaced by a tool (Valgrind?): allocation failure untested"); \
+        return;                                                                               \
+    }

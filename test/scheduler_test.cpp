@@ -1,5 +1,6 @@
 // scheduler: run, spawn, join, gather, yield order, detaching, misuse.
 
+#include "allocation_failure.hpp"
 #include "stack.hpp"
 
 #include <spindle/channel.hpp>
@@ -22,111 +23,6 @@
 #include <vector>
 
 using namespace spindle;
-
-// Allocation failure on demand: while failing_allocations is set, every operator new in this
-// test binary throws std::bad_alloc. The replacements forward to malloc and free otherwise
-// (sanitizers and Valgrind see malloc and free, consistently).
-namespace {
-bool failing_allocations = false;
-
-void* allocate_or_fail(std::size_t size, std::size_t alignment) {
-    if (failing_allocations) throw std::bad_alloc();
-    void* memory = nullptr;
-    if (::posix_memalign(&memory, std::max(alignment, sizeof(void*)), size ? size : 1) != 0)
-        throw std::bad_alloc();
-    return memory;
-}
-
-// allocations_fail sets failing_allocations for its scope.
-struct allocations_fail {
-    allocations_fail() noexcept { failing_allocations = true; }
-    ~allocations_fail() { failing_allocations = false; }
-};
-
-// allocation_failure_injected() tells whether the replacements below are the ones in use: a
-// tool may replace them with its own (Valgrind does), and then allocations cannot be made to
-// fail.
-bool allocation_failure_injected() {
-    allocations_fail failing;
-    try {
-        ::operator delete(::operator new(1));
-    } catch (const std::bad_alloc&) {
-        return true;
-    }
-    return false;
-}
-
-// skip_unless_allocation_failure_injected() is the first line of a test that needs it.
-#define SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED()                                              \
-    if (!allocation_failure_injected()) {                                                     \
-        MESSAGE("operator new is replaced by a tool (Valgrind?): allocation failure untested"); \
-        return;                                                                               \
-    }
-}  // namespace
-
-// Every form is replaced, so that whatever a sanitizer's runtime would have provided never
-// meets these (it reports new/free mismatches), and none is inlined, so that a tool that
-// replaces them (Valgrind) replaces them all.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    return allocate_or_fail(size, alignof(std::max_align_t));
-}
-[[gnu::noinline]] void* operator new[](std::size_t size) {
-    return allocate_or_fail(size, alignof(std::max_align_t));
-}
-[[gnu::noinline]] void* operator new(std::size_t size, std::align_val_t alignment) {
-    return allocate_or_fail(size, static_cast<std::size_t>(alignment));
-}
-[[gnu::noinline]] void* operator new[](std::size_t size, std::align_val_t alignment) {
-    return allocate_or_fail(size, static_cast<std::size_t>(alignment));
-}
-[[gnu::noinline]] void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    try {
-        return allocate_or_fail(size, alignof(std::max_align_t));
-    } catch (...) {
-        return nullptr;
-    }
-}
-[[gnu::noinline]] void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-    return ::operator new(size, std::nothrow);
-}
-[[gnu::noinline]]
-void* operator new(std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-    try {
-        return allocate_or_fail(size, static_cast<std::size_t>(alignment));
-    } catch (...) {
-        return nullptr;
-    }
-}
-[[gnu::noinline]] void* operator new[](std::size_t size, std::align_val_t alignment,
-                                       const std::nothrow_t&) noexcept {
-    return ::operator new(size, alignment, std::nothrow);
-}
-// The other forms of delete go through these two, never straight to free(): where a tool
-// replaces some forms and not others (Valgrind leaves the sized ones), they still meet its own.
-[[gnu::noinline]] void operator delete(void* memory) noexcept { std::free(memory); }
-[[gnu::noinline]] void operator delete(void* memory, std::align_val_t) noexcept {
-    std::free(memory);
-}
-void operator delete[](void* memory) noexcept { ::operator delete(memory); }
-void operator delete(void* memory, std::size_t) noexcept { ::operator delete(memory); }
-void operator delete[](void* memory, std::size_t) noexcept { ::operator delete(memory); }
-void operator delete[](void* memory, std::align_val_t alignment) noexcept {
-    ::operator delete(memory, alignment);
-}
-void operator delete(void* memory, std::size_t, std::align_val_t alignment) noexcept {
-    ::operator delete(memory, alignment);
-}
-void operator delete[](void* memory, std::size_t, std::align_val_t alignment) noexcept {
-    ::operator delete(memory, alignment);
-}
-void operator delete(void* memory, const std::nothrow_t&) noexcept { ::operator delete(memory); }
-void operator delete[](void* memory, const std::nothrow_t&) noexcept { ::operator delete(memory); }
-void operator delete(void* memory, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-    ::operator delete(memory, alignment);
-}
-void operator delete[](void* memory, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-    ::operator delete(memory, alignment);
-}
 
 TEST_CASE("scheduler: run() returns what the first task returns") {
     CHECK(run([] { return 42; }) == 42);
@@ -483,7 +379,7 @@ TEST_CASE("scheduler: a deep tree of spawns and joins runs depth first on few st
 }
 
 TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue cannot grow") {
-    SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED();
+    SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     // The queue used to grow when a task was queued, in noexcept code: std::terminate.
     int finished = 0;
     auto body = [&finished] { ++finished; };
@@ -499,7 +395,7 @@ TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue canno
     for (int i = 0; i < 10; ++i) tasks.push_back(s.spawn(body));
     bool threw = false;
     {
-        allocations_fail failing;
+        fail_every_allocation failing;
         try {
             for (int i = 0; i < 990; ++i) tasks.push_back(s.spawn(body));
         } catch (const std::bad_alloc&) {
@@ -515,7 +411,7 @@ TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue canno
 }
 
 TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates nothing") {
-    SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED();
+    SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     // The waiters arrive one by one, so the ready queue never held them all; close() queues
     // them all at once, and used to grow the queue in noexcept code: std::terminate.
     int woke = 0;
@@ -530,7 +426,7 @@ TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates n
             this_fiber::yield();  // it waits before the next is spawned
         }
         {
-            allocations_fail failing;
+            fail_every_allocation failing;
             ch.close();
         }
         gather(std::move(receivers));
@@ -539,12 +435,12 @@ TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates n
 }
 
 TEST_CASE("out of memory: a failed spawn leaves the scheduler consistent") {
-    SKIP_UNLESS_ALLOCATION_FAILURE_INJECTED();
+    SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     scheduler s;
     int finished = 0;
     auto a = s.spawn([&] { ++finished; });
     {
-        allocations_fail failing;
+        fail_every_allocation failing;
         // A task type of its own: its record is not in the cache.
         CHECK_THROWS_AS(s.spawn([&, big = std::array<char, 4096>{}] { finished += big[0] + 100; }),
                         std::bad_alloc);
