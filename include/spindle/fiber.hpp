@@ -14,24 +14,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <new>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
 // The switch is inlined into resume() and suspend() when the library uses the hand-written
-// switch and neither it nor this translation unit is built with a sanitizer (which must see
-// every switch through the library's annotated path).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SPINDLE_TRANSLATION_UNIT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SPINDLE_TRANSLATION_UNIT_SANITIZED 1
-#endif
-#endif
-#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS && \
-    !defined(SPINDLE_TRANSLATION_UNIT_SANITIZED)
+// switch and is not built with a sanitizer (which must see every switch through the library's
+// annotated path). The choice follows the library's build alone, never the including
+// translation unit's flags, so every inline function has one body in the whole program. (A
+// sanitized program linked with an unsanitized library gains nothing from the annotated path:
+// the library's annotations compile to nothing there.)
+#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS
 #define SPINDLE_INLINE_FIBER_SWITCH 1
 #else
 #define SPINDLE_INLINE_FIBER_SWITCH 0
@@ -49,7 +43,7 @@ struct forced_unwind {};
 
 template <class Body>
 inline constexpr body_operations body_operations_for{
-    [](void* body) { std::invoke(*static_cast<Body*>(body)); },
+    [](void* body) { (*static_cast<Body*>(body))(); },
     [](void* body) noexcept { static_cast<Body*>(body)->~Body(); },
 };
 
@@ -135,11 +129,13 @@ public:
     std::string_view name() const noexcept;
 
     // suspend() returns from inside a fiber to whoever called resume(). Throws fiber_error
-    // outside any fiber, and inside a scheduled task that was not resumed through a fiber
-    // (a task gives up the thread with this_fiber::yield()).
+    // outside any fiber, and where the innermost running fiber has no fiber handle because the
+    // layer that made it runs it itself (a scheduled task, which gives up the thread with
+    // this_fiber::yield()).
     static void suspend();
 
-    // current() is the innermost running fiber, or nullptr.
+    // current() is the innermost running fiber, or nullptr (also inside a scheduled task that
+    // runs no fiber of its own).
     static fiber* current() noexcept;
 
 private:
@@ -188,7 +184,7 @@ inline void fiber::resume() {
 
 inline void fiber::suspend() {
     detail::fiber_control* control = detail::current_control();
-    if (!control || control->is_task) [[unlikely]]
+    if (!control || !control->owner) [[unlikely]]
         detail::refuse_suspend(control);
     detail::suspend_checked_fiber(control);
 }
@@ -199,7 +195,7 @@ inline bool fiber::done() const noexcept {
 
 inline fiber* fiber::current() noexcept {
     detail::fiber_control* control = detail::current_control();
-    return control && !control->is_task ? control->owner : nullptr;
+    return control ? control->owner : nullptr;
 }
 
 }  // namespace spindle

@@ -1,10 +1,10 @@
 #pragma once
-// The umbrella header: all of spindle.
+// The umbrella header: all of spindle, layer by layer from the bottom.
 
 #include <spindle/errors.hpp>
+#include <spindle/stack.hpp>
 #include <spindle/fiber.hpp>
 #include <spindle/generator.hpp>
-#include <spindle/stack.hpp>
-#include <spindle/scheduler.hpp>  // scheduler layer (issue 4)
-#include <spindle/channel.hpp>    // scheduler layer (issue 4)
-#include <spindle/sync.hpp>       // scheduler layer (issue 4)
+#include <spindle/scheduler.hpp>
+#include <spindle/channel.hpp>
+#include <spindle/sync.hpp>

@@ -7,10 +7,13 @@
 // include/spindle/detail/context_<target>.hpp) or Boost.Context's fcontext
 // (lib/context/context_boost_fcontext.cpp), chosen by the meson option `context`.
 //
-// include/spindle/detail/fiber_control.hpp declares the record (context_record), the switch
-// itself, spindle_context_switch(from, to, arg), and the start convention (context_entry).
+// include/spindle/detail/context.hpp declares the record (context_record), the switch itself,
+// spindle_context_switch(from, to, arg), the start convention (context_entry) and the C++
+// exception state each context carries.
 
-#include <spindle/detail/fiber_control.hpp>
+#include "context/sanitizers.hpp"
+
+#include <spindle/detail/context.hpp>
 
 #include <cstddef>
 
@@ -21,3 +24,23 @@ extern "C" {
 void spindle_context_make(spindle::detail::context_record* record, void* stack_top,
                           std::size_t stack_size) noexcept;
 }
+
+namespace spindle::detail {
+
+// switch_context() leaves the running context (saved into `from`) for `to` and returns the
+// argument of the switch that eventually comes back; it tells the sanitizers when they are in
+// the build. `leaving_for_good` marks a final switch (a finished fiber).
+inline void* switch_context(context_record& from, context_record& to, void* arg,
+                            bool leaving_for_good = false) noexcept {
+    before_switch(from.sanitizer, to.sanitizer, leaving_for_good);
+    void* result = switch_context_unannotated(from, to, arg, thread_exception_state());
+    after_switch(from.sanitizer);
+    return result;
+}
+
+// set_first_switch_hook() names a function that runs on each thread before its first switch
+// (the slow path of thread_exception_state(), which every switch takes once per thread), off
+// the hot path: the fiber layer installs its overflow handler's signal stack there.
+void set_first_switch_hook(void (*hook)() noexcept) noexcept;
+
+}  // namespace spindle::detail

@@ -6,6 +6,8 @@
 // wait unlinks the waiter and makes its task ready with wake(). A queue is per object; when the
 // multi-threaded mode comes, each gets a lock and this interface stays.
 
+#include <spindle/detail/intrusive_list.hpp>
+
 #include <chrono>
 #include <cstdint>
 
@@ -34,11 +36,7 @@ struct waiter {
 };
 
 // wait_queue is a first-in first-out queue of waiters.
-struct wait_queue {
-    waiter* head = nullptr;
-    waiter* tail = nullptr;
-
-    bool empty() const noexcept { return head == nullptr; }
+struct wait_queue : intrusive_list<waiter, &waiter::previous, &waiter::next> {
     waiter* front() const noexcept { return head; }
 };
 
@@ -60,8 +58,6 @@ wake_outcome end_wait(waiter& w);
 void wake(waiter& w, wake_outcome outcome) noexcept;
 // wake_all() wakes every waiter in the queue, in order.
 void wake_all(wait_queue& queue, wake_outcome outcome) noexcept;
-// running_task() is the task running on this thread, or nullptr.
-task_record* running_task() noexcept;
 
 // task_key names a task for the life of the process, which a record's address does not
 // (records are recycled) and a task id alone does not (ids count per scheduler). {0, 0} stands

@@ -1,0 +1,112 @@
+#pragma once
+// The context layer's record and switch: internal to spindle, in a public header only because
+// fiber::resume() and fiber::suspend() inline the switch (the hot path of every generator).
+
+#include <spindle/detail/config.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+#if SPINDLE_CONTEXT_INLINE
+#if defined(__x86_64__)
+#include <spindle/detail/context_x86_64_sysv.hpp>
+#elif defined(__aarch64__)
+#include <spindle/detail/context_arm64_aapcs.hpp>
+#else
+#error "spindle was built with the assembly switch, which this target does not have"
+#endif
+#endif
+
+namespace spindle::detail {
+struct context_record;
+}
+
+// The out-of-line switch of either backend (lib/context/): saves the running context into
+// *from, continues *to, and returns the argument of the switch that comes back.
+extern "C" void* spindle_context_switch(spindle::detail::context_record* from,
+                                        spindle::detail::context_record* to,
+                                        void* arg) noexcept;
+
+namespace spindle::detail {
+
+// context_entry is what a fresh context runs, given the argument of the first switch into it.
+// That argument must point at an object whose first member is the context_entry itself.
+using context_entry = void (*)(void* start);
+
+// exception_state mirrors the C++ runtime's per-thread __cxa_eh_globals (the caught-exception
+// stack and the uncaught count; the same layout in libsupc++ and libc++abi on these targets).
+// Swapping it on every switch keeps std::current_exception() and std::uncaught_exceptions()
+// right per fiber. 16 bytes, so a swap is two vector moves each way.
+struct exception_state {
+    void* caught_exceptions = nullptr;
+    unsigned int uncaught_exceptions = 0;
+    unsigned int padding = 0;
+};
+static_assert(sizeof(exception_state) == 16);
+
+// fetch_thread_exception_state() finds this thread's runtime state (once per thread).
+exception_state* fetch_thread_exception_state() noexcept;
+constinit inline thread_local exception_state* cached_thread_exception_state = nullptr;
+
+inline exception_state* thread_exception_state() noexcept {
+    exception_state* state = cached_thread_exception_state;
+    if (!state) [[unlikely]] state = fetch_thread_exception_state();
+    return state;
+}
+
+// known_thread_exception_state() skips the check: a context that is leaving was entered by a
+// switch on this thread, which fetched the state already.
+inline exception_state* known_thread_exception_state() noexcept {
+    return cached_thread_exception_state;
+}
+
+// sanitizer_context is what AddressSanitizer, ThreadSanitizer and Valgrind need to know of a
+// context; unused unless the library is built with them (the layout never changes).
+struct sanitizer_context {
+    const void* stack_bottom = nullptr;
+    std::size_t stack_size = 0;
+    void* fake_stack = nullptr;
+    void* tsan_fiber = nullptr;
+    unsigned valgrind_stack_id = 0;
+};
+
+// context_record is one suspended execution context. With the hand-written switch, the record
+// is the whole saved frame: the switch writes the stack pointer, the continuation address, the
+// frame pointer and the floating-point control state here and pushes nothing on the stack (the
+// offsets below are shared with the assembly). With Boost.Context only `sp` is used.
+struct context_record {
+    void* sp = nullptr;                 //  0
+    void* continuation = nullptr;       //  8: where the context goes on when resumed
+    void* frame_pointer = nullptr;      // 16: rbp / x29, which cannot be declared clobbered
+    std::uint32_t control_status = 0;   // 24: x86-64 MXCSR
+    std::uint32_t control_word = 0;     // 28: x86-64 x87 control word (low 16 bits)
+    exception_state exceptions;         // 32
+    sanitizer_context sanitizer;
+};
+static_assert(offsetof(context_record, continuation) == 8);
+static_assert(offsetof(context_record, frame_pointer) == 16);
+static_assert(offsetof(context_record, control_status) == 24);
+static_assert(offsetof(context_record, control_word) == 28);
+
+// jump() saves the running context into `from` and continues `to`; it returns the `arg` of the
+// jump that eventually comes back.
+inline void* jump(context_record& from, context_record& to, void* arg) noexcept {
+#if SPINDLE_CONTEXT_INLINE
+    return jump_context(&from, &to, arg);
+#else
+    return spindle_context_switch(&from, &to, arg);
+#endif
+}
+
+// switch_context_unannotated() leaves the running context (saved into `from`) for `to`, with
+// the exception state following each context. The library's switch_context() adds the
+// sanitizer annotations around it when built with them.
+inline void* switch_context_unannotated(context_record& from, context_record& to, void* arg,
+                                        exception_state* thread_state) noexcept {
+    __builtin_memcpy(&from.exceptions, thread_state, sizeof(exception_state));
+    __builtin_memcpy(thread_state, &to.exceptions, sizeof(exception_state));
+    return jump(from, to, arg);
+}
+
+}  // namespace spindle::detail

@@ -1,0 +1,61 @@
+#pragma once
+// The fiber layer's internals for the library's own layers (fiber, generator, scheduler):
+// messages that name fibers, the overflow handler, and starting a fiber that the layer above
+// runs itself. The state itself is in include/spindle/detail/fiber_control.hpp, because the hot
+// path is inline.
+
+#include "context/context.hpp"
+#include "stack/stack_annotations.hpp"
+#include "stack/stack_pool.hpp"
+
+#include <spindle/detail/fiber_control.hpp>
+#include <spindle/fiber.hpp>
+
+namespace spindle::detail {
+
+// append_text() and append_decimal() extend the NUL-terminated text in buffer (of `size`
+// bytes) without allocating, so the overflow handler may call them.
+void append_text(char* buffer, std::size_t size, const char* text) noexcept;
+void append_decimal(char* buffer, std::size_t size, std::uint64_t value) noexcept;
+
+// describe_fiber() writes "fiber N 'name'" (or "fiber N" when unnamed) into buffer, for
+// messages that must be built without allocating (the overflow handler's). A fiber the layer
+// above labelled reads "task N 'name'" when the label has its own numbering, else
+// "generator 'name' (fiber N)".
+void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept;
+
+// stop_process() writes "spindle: <what>; stopping the process" to stderr and aborts: for
+// faults that leave nothing to unwind to.
+[[noreturn]] void stop_process(const char* what) noexcept;
+// stop_process_in() is stop_process() for a fault of one fiber: "spindle: fiber N 'name' <what>".
+[[noreturn]] void stop_process_in(const fiber_control& control, const char* what) noexcept;
+
+// copy_name() keeps up to 31 bytes of `name`, NUL-terminated, in `destination`: the one rule
+// for every name shown in messages (fibers and tasks).
+void copy_name(char (&destination)[32], std::string_view name) noexcept;
+
+// hosted_fiber is how a layer above that runs a fiber itself (switching straight into its
+// context, as a scheduler does with a task's) describes it to start_hosted_fiber().
+struct hosted_fiber {
+    const fiber_label* label;  // how messages name it; its suspend_advice refuses suspend()
+    std::uint64_t number;      // replaces the fiber's id (the label's own numbering)
+    const char* name;          // NUL-terminated, at most 31 bytes kept
+    context_record* resumer;   // where the fiber goes when its body ends
+    fiber_control* parent;     // the fiber current again after it
+};
+
+// start_hosted_fiber() marks a created fiber as running under its host's control: it has no
+// fiber handle (fiber::current() is null and fiber::suspend() refused inside it), and its host
+// switches into control->self directly.
+void start_hosted_fiber(fiber_control* control, const hosted_fiber& how) noexcept;
+
+// install_overflow_handler() makes sure this thread reports a guard-page hit by name: called
+// when a guarded fiber is created and at the first switch on each thread (a fiber may be
+// resumed on a thread other than the one that created it).
+void install_overflow_handler_for_thread() noexcept;
+inline thread_local bool thread_reports_overflow = false;
+inline void install_overflow_handler() noexcept {
+    if (!thread_reports_overflow) [[unlikely]] install_overflow_handler_for_thread();
+}
+
+}  // namespace spindle::detail

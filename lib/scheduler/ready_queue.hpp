@@ -1,0 +1,126 @@
+#pragma once
+// ready_queue: the tasks waiting for their turn, first in first out.
+//
+// A ring of task pointers. Taking the next task reads the ring sequentially and touches no other
+// task's record (an intrusive list would write the neighbour's links: one more cold cache line
+// per switch when a thousand tasks take turns). A task can still leave from the middle in O(1)
+// (a join runs a child that has not started at once; a cancelled task that never started
+// leaves): its slot becomes a hole that popping skips, and holes are squeezed out when the ring
+// is full. One queue per worker; the multi-threaded mode will give each worker its own and
+// let idle workers take from the others'.
+//
+// Queueing never allocates: every task that may be queued has a slot reserved when it is
+// spawned (reserve_slot(), which may throw std::bad_alloc from spawn), so the wake-ups that
+// cannot fail (a timer, a handed-over value, channel::close(), the end of a joined task) always
+// find room. A task is in the ring at most once, so a full ring has holes to squeeze out in
+// place.
+
+#include "scheduler/task_record.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace spindle::detail {
+
+class ready_queue {
+public:
+    bool empty() const noexcept { return count_ == 0; }
+
+    // reserve_slot() makes room for one more task that may be queued; std::bad_alloc leaves
+    // the queue as it was. The ring keeps twice as many slots as are reserved, so that a full
+    // ring is at least half holes and squeezing them out costs O(1) per push, amortised.
+    void reserve_slot() {
+        if (2 * (reserved_ + 1) > ring_.size()) grow();
+        ++reserved_;
+    }
+    // release_slot() gives back the slot of a task that will never be queued again.
+    void release_slot() noexcept { --reserved_; }
+
+    // push_back() queues a task behind every other: a yield, a wake-up.
+    void push_back(task_record* task) noexcept {
+        if (tail_ - head_ == ring_.size()) make_room();
+        task->queue_position = tail_;
+        ring_[tail_++ & mask_] = task;
+        ++count_;
+    }
+
+    // push_front() queues a task to run next: a joiner whose child the join ran at once.
+    void push_front(task_record* task) noexcept {
+        if (tail_ - head_ == ring_.size()) make_room();
+        task->queue_position = --head_;
+        ring_[head_ & mask_] = task;
+        ++count_;
+    }
+
+    // front() is the task whose turn it is, or nullptr.
+    task_record* front() noexcept {
+        if (count_ == 0) return nullptr;
+        while (!ring_[head_ & mask_]) ++head_;
+        return ring_[head_ & mask_];
+    }
+
+    // peek() is the task `ahead` places behind the front, or nullptr (also for a hole); for
+    // prefetching only.
+    task_record* peek(std::uint64_t ahead) const noexcept {
+        return ahead < tail_ - head_ ? ring_[(head_ + ahead) & mask_] : nullptr;
+    }
+
+    // pop_front() takes the task whose turn it is, or returns nullptr.
+    task_record* pop_front() noexcept {
+        task_record* task = front();
+        if (task) {
+            ring_[head_++ & mask_] = nullptr;
+            --count_;
+        }
+        return task;
+    }
+
+    // remove() takes a queued task out wherever it is.
+    void remove(task_record* task) noexcept {
+        ring_[task->queue_position & mask_] = nullptr;
+        --count_;
+    }
+
+private:
+    // make_room() squeezes the holes out, in place: the task being queued holds a reserved slot
+    // and is not in the ring yet, so a full ring (twice the reserved slots) is half holes.
+    void make_room() noexcept {
+        std::uint64_t position = head_;
+        for (std::uint64_t i = head_; i != tail_; ++i) {
+            if (task_record* task = std::exchange(ring_[i & mask_], nullptr)) {
+                task->queue_position = position;
+                ring_[position++ & mask_] = task;
+            }
+        }
+        tail_ = position;
+    }
+
+    // grow() doubles the ring (64 slots at first), holes squeezed out; it allocates before it
+    // changes anything.
+    void grow() {
+        const std::size_t capacity = ring_.empty() ? 64 : ring_.size() * 2;
+        std::vector<task_record*> ring(capacity, nullptr);
+        const std::uint64_t mask = capacity - 1;
+        std::uint64_t position = head_;
+        for (std::uint64_t i = head_; i != tail_; ++i) {
+            if (task_record* task = ring_[i & mask_]) {
+                task->queue_position = position;
+                ring[position++ & mask] = task;
+            }
+        }
+        ring_.swap(ring);
+        mask_ = mask;
+        tail_ = position;
+    }
+
+    std::vector<task_record*> ring_;
+    std::uint64_t mask_ = 0;
+    std::uint64_t head_ = 0;  // positions only grow (or shrink at the head); slot = position & mask
+    std::uint64_t tail_ = 0;
+    std::size_t count_ = 0;   // tasks in the ring, holes not counted
+    std::size_t reserved_ = 0;  // slots promised to tasks that may be queued; <= ring_.size() / 2
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,175 @@
+// scheduler: construction, run(), teardown, deadlock reports, and this_fiber.
+
+#include "scheduler/worker.hpp"
+
+#include <spindle/detail/deadline.hpp>
+#include <spindle/errors.hpp>
+#include <spindle/fiber.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace spindle {
+namespace detail {
+namespace {
+
+// How many times teardown cancels the tasks left before it gives up on one that keeps
+// swallowing its cancellation and waiting again.
+constexpr int teardown_rounds = 16;
+
+}  // namespace
+
+void scheduler_core::add_live(task_record* task) noexcept {
+    live.push_back(task);
+    ++live_count;
+}
+
+void scheduler_core::remove_live(task_record* task) noexcept {
+    live.remove(task);
+    --live_count;
+}
+
+void scheduler_core::run() {
+    if (this_worker)
+        throw fiber_error(
+            "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
+            "this thread); spawn a task instead");
+    main_worker.enter();
+    struct leave_on_exit {
+        worker& w;
+        ~leave_on_exit() { w.leave(); }
+    } guard{main_worker};
+    main_worker.run_loop();
+}
+
+std::string scheduler_core::describe_deadlock() const {
+    std::string message = "spindle: deadlock: " + std::to_string(live_count) +
+                          (live_count == 1 ? " task waits" : " tasks wait") +
+                          " and nothing can wake them:";
+    for (const task_record* task = live.head; task; task = task->live_next) {
+        message += "\n  " + describe_task(*task) + " waits on ";
+        if (task->joining)
+            message += "join of " + describe_task(*task->joining);
+        else if (task->wait_reason)
+            message += task->wait_reason;
+        else
+            message += "something unknown";
+    }
+    return message;
+}
+
+void scheduler_core::teardown() noexcept {
+    if (live_count == 0) return;
+    if (this_worker == &main_worker)
+        stop_process("a scheduler was destroyed by one of its own tasks");
+    for (int round = 0; live_count > 0; ++round) {
+        if (round == teardown_rounds) stop_process(describe_stuck_teardown().c_str());
+        for (task_record* task = live.head; task;) {
+            task_record* next = task->live_next;  // cancelling may finish and unlink it
+            try {
+                cancel_task(task);
+            } catch (...) {
+                stop_process("cancelling a task failed while its scheduler was destroyed");
+            }
+            task = next;
+        }
+        if (live_count == 0) break;
+        try {
+            run();
+        } catch (const deadlock_error&) {
+            // What cancel() leaves alone and nothing else will end: a task re-taking its mutex
+            // after a condition_variable wait while the holder never unlocks (it ended holding
+            // the mutex, or waits forever itself). Its wait now throws cancelled, without the
+            // lock. The next round cancels whatever caught its cancellation and waits again.
+            for (task_record* task = live.head; task; task = task->live_next)
+                end_wait_for_teardown(task);
+        } catch (const std::exception& e) {
+            const std::string why = "a scheduler could not unwind its tasks: ";
+            stop_process((why + e.what()).c_str());
+        }
+    }
+}
+
+std::string scheduler_core::describe_stuck_teardown() const {
+    std::string text = "a scheduler was destroyed and these tasks could not be unwound:";
+    for (const task_record* task = live.head; task; task = task->live_next) {
+        text += "\n  " + describe_task(*task);
+        if (unwinding(task))
+            text += " waits on " + std::string(task->wait_reason ? task->wait_reason : "a join") +
+                    " in a destructor, while it unwinds (where cancel() cannot interrupt it), "
+                    "for something that never comes";
+        else
+            text += " keeps catching its cancellation and waiting again";
+    }
+    return text;
+}
+
+}  // namespace detail
+
+scheduler::scheduler(scheduler_options options) {
+    if (options.threads == 0)
+        throw fiber_error("spindle: scheduler_options::threads must be at least 1");
+    if (options.threads > 1)
+        throw fiber_error(
+            "spindle: scheduler_options::threads > 1 (worker threads that steal tasks from each "
+            "other) is not supported yet; use threads = 1");
+    core_ = new detail::scheduler_core(options);
+}
+
+scheduler::~scheduler() {
+    core_->teardown();
+    delete core_;
+}
+
+void scheduler::run() { core_->run(); }
+
+namespace this_fiber {
+
+void yield() {
+    detail::task_record* self = detail::running_task();
+    if (!self) {
+        std::this_thread::yield();
+        return;
+    }
+    detail::take_pending_cancel(self);
+    self->scheduler->main_worker.yield_running();
+    detail::take_pending_cancel(self);
+}
+
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+    detail::task_record* self = detail::running_task();
+    if (!self) {
+        std::this_thread::sleep_until(deadline);
+        return;
+    }
+    detail::take_pending_cancel(self);
+    self->scheduler->main_worker.add_timer(self, deadline);
+    self->status = detail::task_status::waiting;
+    self->outcome = detail::wake_outcome::waiting;
+    self->wait_reason =
+        deadline == std::chrono::steady_clock::time_point::max() ? "sleep forever" : "sleep";
+    self->scheduler->main_worker.park();
+    detail::throw_if_interrupted(self);
+}
+
+void sleep_for(std::chrono::steady_clock::duration duration) {
+    sleep_until(detail::deadline_after(duration));
+}
+
+void set_name(std::string_view name) {
+    if (detail::task_record* self = detail::running_task()) {
+        detail::copy_name(self->name, name);
+        if (self->control) detail::copy_name(self->control->name, name);
+        return;
+    }
+    if (fiber* f = fiber::current()) {
+        f->set_name(name);
+        return;
+    }
+    throw fiber_error("spindle: this_fiber::set_name() called outside any task or fiber");
+}
+
+}  // namespace this_fiber
+}  // namespace spindle

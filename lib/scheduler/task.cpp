@@ -1,0 +1,301 @@
+// Tasks: records, join, gather, cancel, and the end of a task's life.
+
+#include "scheduler/worker.hpp"
+#include "stack/size_class_cache.hpp"
+
+#include <spindle/errors.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <utility>
+
+namespace spindle::detail {
+namespace {
+
+// record_cache keeps this thread's freed task records for reuse, by size in steps of a cache
+// line, so that spawning costs no malloc once warm and each record starts on a cache line (its
+// hot fields then share one). Like the stack pool, it is per thread and needs no lock.
+class record_cache {
+public:
+    static constexpr std::size_t line = 64;
+
+    ~record_cache() {
+        free_records_.drain(
+            [](free_block* block) { ::operator delete(block, std::align_val_t{line}); });
+    }
+
+    static std::size_t rounded(std::size_t bytes) noexcept {
+        return (bytes + line - 1) & ~(line - 1);
+    }
+
+    void* allocate(std::size_t bytes) {
+        if (free_block* block = free_records_.pop(bytes)) return block;
+        return ::operator new(bytes, std::align_val_t{line});
+    }
+
+    void deallocate(void* memory, std::size_t bytes) noexcept {
+        if (!free_records_.push(bytes, ::new (memory) free_block{nullptr}, kept_per_class))
+            ::operator delete(memory, std::align_val_t{line});
+    }
+
+private:
+    struct free_block {
+        free_block* next;
+    };
+    // A program spawns a handful of distinct task types in its hot loops; a thousand records
+    // of each (a few hundred KiB) covers bursts without hoarding.
+    static constexpr std::size_t class_count = 8;
+    static constexpr std::size_t kept_per_class = 1024;
+
+    size_class_cache<std::size_t, free_block, class_count> free_records_;
+};
+
+thread_local record_cache records;
+
+// free_record() gives a record's memory back; its payload is gone already (or never was).
+void free_record(task_record* task) noexcept {
+    const std::size_t size = task->allocation_size;
+    const std::size_t alignment = task->allocation_alignment;
+    task->~task_record();
+    if (alignment > record_cache::line)
+        ::operator delete(task, std::align_val_t{alignment});
+    else
+        records.deallocate(task, size);
+}
+
+// not_finished_outside_task is join()'s complaint when nothing could wait.
+constexpr const char* not_finished_outside_task =
+    "spindle: join() of an unfinished task outside any task; join from a task, or after "
+    "scheduler::run() has returned";
+
+void report_unjoined_exception(const task_record& task) noexcept {
+    // asyncio's "Task exception was never retrieved": a detached task's failure is not lost
+    // silently. A cancellation is not a failure worth reporting.
+    try {
+        try {
+            std::rethrow_exception(task.exception);
+        } catch (const cancelled&) {
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "spindle: %s ended with an exception nobody joined: %s\n",
+                         describe_task(task).c_str(), e.what());
+        } catch (...) {
+            std::fprintf(stderr, "spindle: %s ended with an exception nobody joined\n",
+                         describe_task(task).c_str());
+        }
+    } catch (...) {
+        // No memory for the message (describe_task() builds a string): the report is lost, the
+        // program is not.
+    }
+}
+
+// await_task() waits until `task` is done, without taking its result. Throws cancelled only
+// when the calling task is cancelled.
+void await_task(task_record* task) {
+    if (task->status == task_status::done) return;
+    task_record* self = running_task();
+    if (!self) throw fiber_error(not_finished_outside_task);
+    if (self == task) throw fiber_error("spindle: a task cannot join itself");
+    if (task->scheduler != self->scheduler)
+        throw fiber_error("spindle: join() of a task that belongs to another scheduler");
+    if (task->joiner) throw fiber_error("spindle: two tasks cannot join the same task");
+    take_pending_cancel(self);
+    self->outcome = wake_outcome::completed;
+    if (!task->started) {
+        // Not started yet: run it now, on this turn, as work-stealing runtimes do when a join
+        // finds its child still queued. The joiner then continues right after it, so a tree of
+        // spawns and joins runs depth first and only one path of it holds stacks.
+        self->scheduler->main_worker.run_child_now(self, task);
+    } else {
+        task->joiner = self;
+        self->joining = task;
+        self->status = task_status::waiting;
+        self->outcome = wake_outcome::waiting;
+        self->wait_reason = nullptr;
+        self->scheduler->main_worker.park();
+    }
+    throw_if_interrupted(self);
+}
+
+}  // namespace
+
+std::string describe_task(const task_record& task) {
+    std::string text = "task " + std::to_string(task.id);
+    if (task.name[0]) {
+        text += " '";
+        text += task.name;
+        text += "'";
+    }
+    return text;
+}
+
+bool unwinding(const task_record* task) noexcept {
+    // The fiber layer keeps each context's C++ exception state: a parked task's is in `park`,
+    // the running task's is the thread's.
+    if (task->status == task_status::running) return std::uncaught_exceptions() > 0;
+    return task->park.exceptions.uncaught_exceptions > 0;
+}
+
+void take_pending_cancel(task_record* task) {
+    // While an exception unwinds the task (a destructor waits), the cancellation stays pending:
+    // throwing there would be std::terminate.
+    if (task->cancel_requested && std::uncaught_exceptions() == 0) {
+        task->cancel_requested = false;
+        throw cancelled{};
+    }
+}
+
+void throw_if_interrupted(task_record* task) {
+    // A wait that completed (a value handed over, a lock passed on) is not undone: the
+    // cancellation then waits for the next suspension, so nothing handed over is lost.
+    if (task->cancel_requested && task->outcome != wake_outcome::completed &&
+        std::uncaught_exceptions() == 0) {
+        task->cancel_requested = false;
+        throw cancelled{};
+    }
+}
+
+task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
+                         std::size_t payload_alignment, const task_payload_operations& operations,
+                         std::string_view name) {
+    const std::size_t alignment = std::max(record_cache::line, payload_alignment);
+    const std::size_t header =
+        (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
+    const std::size_t size = record_cache::rounded(header + payload_size);
+    // The task's place in the ready queue is taken now, where running out of memory can still
+    // be std::bad_alloc from spawn(): every later wake-up then queues without allocating.
+    scheduler->main_worker.reserve_queue_slot();
+    void* memory;
+    try {
+        memory = alignment > record_cache::line ? ::operator new(size, std::align_val_t{alignment})
+                                                : records.allocate(size);
+    } catch (...) {
+        scheduler->main_worker.release_queue_slot();
+        throw;
+    }
+    auto* task = ::new (memory) task_record{};
+    task->scheduler = scheduler;
+    task->operations = &operations;
+    task->payload = static_cast<std::byte*>(memory) + header;
+    task->allocation_size = size;
+    task->allocation_alignment = alignment;
+    task->id = scheduler->next_task_id++;
+    copy_name(task->name, name);
+    return task;
+}
+
+void* task_payload_of(task_record* task) noexcept { return task->payload; }
+
+void set_task_result(task_record* task, void* result_slot) noexcept { task->result = result_slot; }
+
+void* task_result(task_record* task) noexcept { return task->result; }
+
+void discard_task(task_record* task) noexcept {
+    task->scheduler->main_worker.release_queue_slot();
+    free_record(task);
+}
+
+void destroy_record(task_record* task) noexcept {
+    if (task->exception && !task->result_taken) report_unjoined_exception(*task);
+    task->operations->destroy_payload(task->payload);
+    free_record(task);
+}
+
+void schedule_task(task_record* task) noexcept {
+    task->scheduler->add_live(task);
+    task->scheduler->main_worker.make_ready(task);
+}
+
+void complete_task(task_record* task) noexcept {
+    task->status = task_status::done;
+    task->scheduler->remove_live(task);
+    task->scheduler->main_worker.release_queue_slot();
+    if (task_record* joiner = task->joiner) {
+        task->joiner = nullptr;
+        joiner->joining = nullptr;
+        task->scheduler->main_worker.wake_task(joiner, wake_outcome::completed,
+                                               task->joiner_first);
+    }
+    if (!task->control && !task->handle_alive) destroy_record(task);
+}
+
+scheduler_core* calling_task_scheduler() {
+    task_record* self = running_task();
+    if (!self)
+        throw fiber_error(
+            "spindle::spawn() called outside any task; use scheduler::spawn() to add a task "
+            "before run()");
+    return self->scheduler;
+}
+
+void join_task(task_record* task) {
+    if (!task) throw fiber_error("spindle: join() on an empty task handle");
+    if (task->result_taken) throw fiber_error("spindle: join() on a task that was joined already");
+    await_task(task);
+    task->result_taken = true;
+    if (task->exception) std::rethrow_exception(task->exception);
+}
+
+void gather_tasks(task_record* const* tasks, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        if (!tasks[i]) throw fiber_error("spindle: gather() of an empty task handle");
+        if (tasks[i]->result_taken)
+            throw fiber_error("spindle: gather() of a task that was joined already");
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        try {
+            await_task(tasks[i]);
+        } catch (const cancelled&) {
+            // asyncio.gather: cancelling the gathering task cancels what it gathers.
+            for (std::size_t j = i; j < count; ++j) cancel_task(tasks[j]);
+            throw;
+        }
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        if (tasks[i]->exception) {
+            for (std::size_t j = 0; j < count; ++j) tasks[j]->result_taken = true;
+            std::rethrow_exception(tasks[i]->exception);
+        }
+    }
+}
+
+void release_task(task_record* task) noexcept {
+    task->handle_alive = false;
+    if (task->status == task_status::done && !task->control) destroy_record(task);
+}
+
+bool task_finished(const task_record* task) noexcept {
+    return task->status == task_status::done;
+}
+
+void cancel_task(task_record* task) {
+    if (task->status == task_status::done) return;
+    if (!task->started) {
+        // It never runs: its function is dropped and join() sees cancelled.
+        task->scheduler->main_worker.unqueue(task);
+        task->operations->destroy_function(task->payload);
+        task->exception = std::make_exception_ptr(cancelled{});
+        complete_task(task);
+        return;
+    }
+    task->cancel_requested = true;
+    // A task that waits while it unwinds (asynchronous cleanup in a destructor) is left to
+    // finish that wait: the cancellation is delivered at its first wait after the unwinding, if
+    // it catches the exception and carries on, and dropped if it ends.
+    if (task->status == task_status::waiting && task->interruptible && !unwinding(task))
+        task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
+}
+
+bool end_wait_for_teardown(task_record* task) noexcept {
+    if (task->status != task_status::waiting || task->interruptible || unwinding(task))
+        return false;
+    task->cancel_requested = true;
+    task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
+    return true;
+}
+
+std::uint64_t task_id(const task_record* task) noexcept { return task->id; }
+
+}  // namespace spindle::detail

@@ -1,0 +1,181 @@
+// worker: switching between tasks, the run loop, timers and the idle path.
+
+#include "scheduler/worker.hpp"
+
+#include <spindle/errors.hpp>
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <thread>
+
+namespace spindle::detail {
+namespace {
+
+// task_entry is the body of every task's fiber: it runs the payload and then reports the end.
+struct task_entry {
+    task_record* task;
+
+    void operator()() const {
+        task_record* const t = task;
+        try {
+            t->operations->run(t->payload);
+        } catch (...) {
+            t->exception = std::current_exception();
+        }
+        // The function (and what it captured) goes now, on the task's own stack, not when the
+        // handle does.
+        t->operations->destroy_function(t->payload);
+        t->scheduler->main_worker.finish_running(t);
+    }
+};
+
+// task_label names a task's fiber in the fiber layer's messages (a stack overflow) as deadlock
+// reports and task::id() do: "task N 'name'", the fiber's id replaced by the task's.
+constexpr fiber_label task_label{"task", true,
+                                 "use this_fiber::yield() to let other tasks run"};
+
+}  // namespace
+
+void worker::enter() noexcept {
+    this_worker = this;
+    loop_control_ = current_control();
+}
+
+void worker::leave() noexcept { this_worker = nullptr; }
+
+void worker::run_loop() {
+    for (;;) {
+        if (task_record* next = next_ready()) {
+            switch_to(loop_, next);
+            set_current_control(loop_control_);
+            continue;
+        }
+        if (core_.live_count == 0) return;
+        // A deadline of time_point::max() (a saturated sleep_for(duration::max())) never
+        // passes: tasks that only such a timer could wake are deadlocked.
+        using time_point = std::chrono::steady_clock::time_point;
+        if (!timers_.empty() && timers_.earliest() != time_point::max()) {
+            idle_until(timers_.earliest());
+            continue;
+        }
+        throw deadlock_error(core_.describe_deadlock());
+    }
+}
+
+void worker::idle_until(std::chrono::steady_clock::time_point deadline) {
+    // Nothing is ready and only a timer can change that, so the thread sleeps until the nearest
+    // deadline. This is where the I/O layer will wait on epoll instead, with the same deadline
+    // as its timeout, so that a ready descriptor or a timer, whichever comes first, wakes it.
+    std::this_thread::sleep_until(deadline);
+}
+
+task_record* worker::next_ready() noexcept {
+    if (!timers_.empty()) expire_timers(std::chrono::steady_clock::now());
+    while (task_record* task = ready_.pop_front())
+        if (task->started || prepare(task)) return task;
+    return nullptr;
+}
+
+void worker::expire_timers(std::chrono::steady_clock::time_point now) noexcept {
+    // Only deadlines that have passed: a task never wakes before its deadline. The heap yields
+    // equal deadlines in the order they were set, and they are queued in that order.
+    while (!timers_.empty() && timers_.earliest() <= now)
+        wake_task(timers_.pop_earliest(), wake_outcome::timed_out);
+}
+
+bool worker::prepare(task_record* task) noexcept {
+    // A task's stack is taken from the pool when it first runs, not when it is spawned: a
+    // spawned task waiting for its turn costs only its record.
+    try {
+        fiber_control* control =
+            create_fiber(core_.options.stack, sizeof(task_entry), alignof(task_entry),
+                         body_operations_for<task_entry>);
+        ::new (body_storage(control)) task_entry{task};
+        // Its body's end goes to the loop unless finish_running() picks a parked task.
+        start_hosted_fiber(control, {.label = &task_label,
+                                     .number = task->id,
+                                     .name = task->name,
+                                     .resumer = &loop_,
+                                     .parent = loop_control_});
+        task->control = control;
+        return true;
+    } catch (...) {
+        // No stack could be had: the task ends with that error without running.
+        task->operations->destroy_function(task->payload);
+        task->exception = std::current_exception();
+        complete_task(task);
+        return false;
+    }
+}
+
+bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
+    ready_.remove(child);
+    if (!prepare(child)) return false;
+    child->joiner = joiner;
+    child->joiner_first = true;
+    joiner->joining = child;
+    joiner->status = task_status::waiting;
+    joiner->outcome = wake_outcome::waiting;
+    fiber_control* const innermost = current_control();
+    switch_to(joiner->park, child);
+    set_current_control(innermost);
+    return true;
+}
+
+void worker::make_ready(task_record* task, bool first) noexcept {
+    task->status = task_status::ready;
+    if (first)
+        ready_.push_front(task);
+    else
+        ready_.push_back(task);
+}
+
+void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noexcept {
+    if (waiter* w = task->wait) {
+        w->queue->remove(w);
+        w->queue = nullptr;
+        task->wait = nullptr;
+    }
+    if (task_record* child = task->joining) {
+        child->joiner = nullptr;
+        child->joiner_first = false;
+        task->joining = nullptr;
+    }
+    if (task->timer_slot != no_timer_slot) timers_.remove(task);
+    task->outcome = outcome;
+    make_ready(task, first);
+}
+
+void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
+    task->deadline = deadline;
+    timers_.push(task, deadline);
+}
+
+void worker::finish_running(task_record* task) noexcept {
+    complete_task(task);
+    finished_ = task;
+    // fiber_main's last switch goes to control->resumer. When the next task is a parked one
+    // (typically the joiner, queued first), go straight there: one switch instead of two via
+    // the loop. A task that has not started needs its fiber's entry, so the loop starts it.
+    task_record* next = ready_.front();
+    if (next && next->started) {
+        ready_.pop_front();
+        running_ = next;
+        next->status = task_status::running;
+        task->control->resumer = &next->park;
+    } else {
+        running_ = nullptr;
+        task->control->resumer = &loop_;
+    }
+}
+
+void worker::reap() noexcept {
+    task_record* task = std::exchange(finished_, nullptr);
+    // The fiber layer's abandon_fiber() gives a fiber's stack back to the pool; the task's
+    // body has already been destroyed by fiber_main.
+    abandon_fiber(std::exchange(task->control, nullptr));
+    if (!task->handle_alive) destroy_record(task);
+}
+
+}  // namespace spindle::detail

@@ -1,0 +1,215 @@
+#pragma once
+// worker: one thread's share of a scheduler. Its ready queue, its timer heap, its run loop.
+//
+// Tasks switch straight to one another: a task that suspends picks the next ready task itself
+// and switches into it, one context switch per hand-over. The run loop (on the stack of the
+// thread that called run()) is entered only when a task finishes (its stack must be given back
+// from another stack) or when nothing is ready; there it sleeps until the next deadline. That
+// idle path is the one place the thread blocks, and where an epoll wait will join.
+//
+// threads == 1 for now, so a scheduler has exactly one worker and every structure here is
+// touched by one thread. The multi-threaded mode will give each worker its own queue and heap
+// and let idle workers take ready tasks from the others.
+
+#include "scheduler/ready_queue.hpp"
+#include "scheduler/task_record.hpp"
+#include "scheduler/timer_heap.hpp"
+
+#include <spindle/scheduler.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace spindle::detail {
+
+struct scheduler_core;
+
+class worker {
+public:
+    explicit worker(scheduler_core& core) noexcept : core_(core) {}
+
+    // run_loop() runs tasks until none is left; throws deadlock_error when tasks remain that
+    // nothing can wake.
+    void run_loop();
+
+    // running() is the task on the thread right now, or nullptr (in the run loop).
+    task_record* running() const noexcept { return running_; }
+
+    // park() suspends the running task, whose status and wait the caller has set, and runs the
+    // next ready one. It returns once the task has been made ready and has run again.
+    void park() noexcept {
+        task_record* next = next_ready();
+        // A wait already due when the task parks (sleep_for(0), a deadline in the past, a
+        // zero timeout) has made the task itself ready; when nothing was ahead of it, it is the
+        // next one and just carries on. A switch to itself would save and load the same
+        // context, which only the hand-written switch survives.
+        if (next == running_) [[unlikely]] {
+            next->status = task_status::running;
+            return;
+        }
+        suspend_to(next);
+    }
+    // yield_running() puts the running task behind the other ready ones, if there are any.
+    [[gnu::always_inline]] inline void yield_running() noexcept;
+    // run_child_now() makes `joiner` wait for `child`, a task that has not started, and runs the
+    // child at once on the joiner's turn; the joiner goes next when the child finishes. Returns
+    // false, without waiting, when the child could not start (it is then done with the error).
+    bool run_child_now(task_record* joiner, task_record* child) noexcept;
+
+    // reserve_queue_slot() makes sure a new task can be queued without allocating, whenever it
+    // is (std::bad_alloc otherwise); release_queue_slot() when it has finished or was discarded.
+    void reserve_queue_slot() { ready_.reserve_slot(); }
+    void release_queue_slot() noexcept { ready_.release_slot(); }
+
+    // make_ready() queues a task: at the back, or next when `first`.
+    void make_ready(task_record* task, bool first = false) noexcept;
+    // wake_task() ends whatever wait a task is in (wait queue, timer, join) and queues it; its
+    // wait then returns `outcome`.
+    void wake_task(task_record* task, wake_outcome outcome, bool first = false) noexcept;
+    // sleep_until() puts the running task in the timer heap (it must then park()).
+    void add_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
+    // unqueue() takes a task that has not started out of the ready queue.
+    void unqueue(task_record* task) noexcept { ready_.remove(task); }
+
+    // finish_running() is the running task's last act on its own stack: the loop gives its stack
+    // back once the switch away from it is done.
+    void finish_running(task_record* task) noexcept;
+
+    // enter()/leave() bind this worker to the calling thread for run().
+    void enter() noexcept;
+    void leave() noexcept;
+
+private:
+    task_record* next_ready() noexcept;
+    bool prepare(task_record* task) noexcept;
+    // switch_to() and suspend_to() are inline so that a parked task's frames on its stack are
+    // few: resuming it then touches one or two cache lines of its stack, not one per frame.
+    [[gnu::always_inline]] inline void switch_to(context_record& from, task_record* next) noexcept;
+    [[gnu::always_inline]] inline void suspend_to(task_record* next) noexcept;
+    void expire_timers(std::chrono::steady_clock::time_point now) noexcept;
+    void idle_until(std::chrono::steady_clock::time_point deadline);
+    void reap() noexcept;
+
+    scheduler_core& core_;
+    ready_queue ready_;
+    timer_heap timers_;
+    context_record loop_;                   // the run loop, while a task runs
+    fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
+    task_record* running_ = nullptr;
+    task_record* finished_ = nullptr;       // finished; its stack is still to be given back
+};
+
+// this_worker is the worker running on this thread, or nullptr outside scheduler::run().
+constinit inline thread_local worker* this_worker = nullptr;
+
+// running_task() is the task running on this thread, or nullptr (outside scheduler::run(), or
+// in its run loop).
+inline task_record* running_task() noexcept {
+    worker* w = this_worker;
+    return w ? w->running() : nullptr;
+}
+
+// scheduler_core is a scheduler's state: its options, its worker(s), its unfinished tasks.
+struct scheduler_core {
+    explicit scheduler_core(const scheduler_options& opts) noexcept
+        : options(opts), serial(next_serial()) {}
+
+    void run();
+    // teardown() cancels every unfinished task and runs them until they have unwound.
+    void teardown() noexcept;
+    std::string describe_deadlock() const;
+    // describe_stuck_teardown() says why teardown gives up on the tasks left.
+    std::string describe_stuck_teardown() const;
+
+    void add_live(task_record* task) noexcept;
+    void remove_live(task_record* task) noexcept;
+
+    scheduler_options options;
+    worker main_worker{*this};
+    // live is the unfinished tasks, in spawn order.
+    intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;
+    std::size_t live_count = 0;
+    std::uint64_t next_task_id = 1;
+    const std::uint64_t serial;  // this scheduler's number in the process, for task_key
+
+private:
+    static std::uint64_t next_serial() noexcept {
+        static std::atomic<std::uint64_t> count{0};
+        return count.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+};
+
+void worker::switch_to(context_record& from, task_record* next) noexcept {
+    running_ = next;
+    next->status = task_status::running;
+    if (!next->started) [[unlikely]] {
+        next->started = true;
+        set_current_control(next->control);
+        switch_context(from, next->control->self, next->control);
+    } else {
+        // The task parked wherever it was, maybe inside a fiber nested in it; on arrival it
+        // makes that innermost fiber current again (see suspend_to()).
+        switch_context(from, next->park, nullptr);
+    }
+    // Back here: whoever switched to `from` may have been a task that finished; its stack can
+    // go now that nothing runs on it.
+    if (finished_) [[unlikely]] reap();
+}
+
+void worker::suspend_to(task_record* next) noexcept {
+    task_record* self = running_;
+    // The innermost fiber (the task's own, or one nested in it) waits on the parked stack.
+    fiber_control* const innermost = current_control();
+    if (next) [[likely]] {
+        switch_to(self->park, next);
+    } else {
+        running_ = nullptr;
+        set_current_control(loop_control_);
+        switch_context(self->park, loop_, nullptr);
+        if (finished_) [[unlikely]] reap();
+    }
+    set_current_control(innermost);
+}
+
+void worker::yield_running() noexcept {
+    task_record* next = next_ready();
+    if (!next) return;  // nobody else is ready: carry on
+    task_record* self = running_;
+    self->status = task_status::ready;
+    ready_.push_back(self);
+    // When many tasks take turns, each switch misses the cache on the resumed task's record and
+    // stack. The queue says who comes next, so fetch ahead: the stack top of the task after
+    // `next` (its record was fetched one turn ago) and the record of the one after that.
+    if (task_record* after = ready_.peek(0)) {
+        __builtin_prefetch(after->park.sp);
+        __builtin_prefetch(static_cast<char*>(after->park.sp) + 64);
+    }
+    if (task_record* later = ready_.peek(1)) __builtin_prefetch(later);
+    suspend_to(next);
+}
+
+// complete_task() marks a task done, wakes its joiner, and frees the record when no handle
+// holds it and it has no stack left.
+void complete_task(task_record* task) noexcept;
+// destroy_record() frees a finished task's record and payload.
+void destroy_record(task_record* task) noexcept;
+// describe_task() is "task 3 'name'" or "task 3".
+std::string describe_task(const task_record& task);
+// take_pending_cancel() throws cancelled, once, when the task has a cancellation pending and
+// is not unwinding.
+void take_pending_cancel(task_record* task);
+// throw_if_interrupted() throws cancelled after a wait that did not complete while a
+// cancellation was pending, unless the task is unwinding.
+void throw_if_interrupted(task_record* task);
+// unwinding() tells whether an exception is propagating through the task's stack (its waits
+// then run in destructors, and cancel() does not interrupt them).
+bool unwinding(const task_record* task) noexcept;
+// end_wait_for_teardown() ends an uninterruptible wait that cancel() left alone (re-taking a
+// mutex after a condition_variable wait) so that the task unwinds: the wait throws cancelled.
+// False when the task is in no such wait, or unwinding.
+bool end_wait_for_teardown(task_record* task) noexcept;
+
+}  // namespace spindle::detail

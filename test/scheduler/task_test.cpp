@@ -1,0 +1,146 @@
+// Waiting tasks: timers, cancellation in every waiting state, deadlock reports, and waits made
+// from inside a fiber or generator nested in a task.
+
+#include "child_process.hpp"
+#include "scheduler/timer_heap.hpp"
+
+#include <spindle/channel.hpp>
+#include <spindle/fiber.hpp>
+#include <spindle/generator.hpp>
+#include <spindle/scheduler.hpp>
+#include <spindle/sync.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace spindle;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+TEST_CASE("cancel: a task that has not started never runs; join throws cancelled") {
+    bool ran = false;
+    run([&] {
+        auto t = spawn([&] { ran = true; });
+        t.cancel();
+        CHECK(t.done());
+        CHECK_THROWS_AS(t.join(), cancelled);
+    });
+    CHECK(!ran);
+}
+
+TEST_CASE("cancel: a sleeping task unwinds from its sleep") {
+    std::vector<std::string> out;
+    run([&] {
+        auto sleeper = spawn([&] {
+            struct on_unwind {
+                std::vector<std::string>& out;
+                ~on_unwind() { out.push_back("destructor ran"); }
+            } guard{out};
+            this_fiber::sleep_for(1h);
+            out.push_back("not reached");
+        });
+        this_fiber::yield();  // it starts and sleeps
+        sleeper.cancel();
+        CHECK_THROWS_AS(sleeper.join(), cancelled);
+    });
+    CHECK(out == std::vector<std::string>{"destructor ran"});
+}
+
+TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)") {
+    run([] {
+        auto t = spawn([] {
+            try {
+                this_fiber::sleep_for(1h);
+            } catch (const std::exception&) {
+                FAIL("cancelled must not be a std::exception");
+            }
+        });
+        this_fiber::yield();
+        t.cancel();
+        CHECK_THROWS_AS(t.join(), cancelled);
+    });
+}
+
+TEST_CASE("cancel: a ready task throws at the suspension it is resumed from") {
+    run([] {
+        std::vector<std::string> out;
+        auto yielder = spawn([&] {
+            out.push_back("before");
+            this_fiber::yield();
+            out.push_back("not reached");
+        });
+        this_fiber::yield();  // yielder runs and is back in the ready queue
+        yielder.cancel();
+        CHECK_THROWS_AS(yielder.join(), cancelled);
+        CHECK(out == std::vector<std::string>{"before"});
+    });
+}
+
+TEST_CASE("cancel: a running task cancelling itself throws at its next suspension") {
+    run([] {
+        task<void> self;
+        self = spawn([&self] {
+            self.cancel();
+            CHECK_THROWS_AS(this_fiber::yield(), cancelled);
+            this_fiber::yield();  // one cancel, one throw
+        });
+        self.join();
+    });
+}
+
+TEST_CASE("cancel: a task may catch cancelled once and carry on") {
+    run([] {
+        auto t = spawn([] {
+            try {
+                this_fiber::sleep_for(1h);
+            } catch (const cancelled&) {
+                return 1;
+            }
+            return 0;
+        });
+        this_fiber::yield();
+        t.cancel();
+        CHECK(t.join() == 1);
+    });
+}
+
+TEST_CASE("cancel: a finished task is left alone") {
+    run([] {
+        auto t = spawn([] { return 3; });
+        CHECK(t.join() == 3);
+        t.cancel();
+        auto u = spawn([] { return 4; });
+        this_fiber::yield();
+        CHECK(u.done());
+        u.cancel();
+        CHECK(u.join() == 4);
+    });
+}
+
+TEST_CASE("cancel: cancelling the gathering task cancels what it gathers") {
+    run([] {
+        int finished = 0;
+        auto gatherer = spawn([&] {
+            gather(spawn([&] {
+                       this_fiber::sleep_for(1h);
+                       ++finished;
+                   }),
+                   spawn([&] {
+                       this_fiber::sleep_for(1h);
+                       ++finished;
+                   }));
+        });
+        this_fiber::yield();
+        gatherer.cancel();
+        CHECK_THROWS_AS(gatherer.join(), cancelled);
+        this_fiber::yield();
+        CHECK(finished == 0);
+    });
+}

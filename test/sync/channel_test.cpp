@@ -1,0 +1,258 @@
+// channel: buffered, unbuffered and unbounded; closing; iteration; try_ operations.
+
+#include "allocation_failure.hpp"
+
+#include <spindle/channel.hpp>
+#include <spindle/scheduler.hpp>
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+using namespace spindle;
+
+TEST_CASE("channel: a buffered channel keeps order and makes senders wait only when full") {
+    std::vector<std::string> out;
+    run([&] {
+        channel<int> ch(2);
+        auto producer = spawn([&] {
+            for (int i = 0; i < 4; ++i) {
+                ch.send(i);
+                out.push_back("sent " + std::to_string(i));
+            }
+        });
+        this_fiber::yield();  // the producer fills the buffer and waits on the third send
+        CHECK(ch.size() == 2);
+        for (int i = 0; i < 4; ++i) {
+            out.push_back("got " + std::to_string(*ch.receive()));
+            this_fiber::yield();
+        }
+        producer.join();
+    });
+    CHECK(out == std::vector<std::string>{"sent 0", "sent 1", "got 0", "sent 2", "got 1",
+                                          "sent 3", "got 2", "got 3"});
+}
+
+TEST_CASE("channel: an unbuffered send waits until a receiver takes the value") {
+    std::vector<std::string> out;
+    run([&] {
+        channel<int> ch(0);
+        auto sender = spawn([&] {
+            out.push_back("sending");
+            ch.send(1);
+            out.push_back("sent");
+        });
+        this_fiber::yield();
+        out.push_back("receiving");
+        CHECK(ch.receive() == 1);
+        out.push_back("received");
+        sender.join();
+    });
+    CHECK(out == std::vector<std::string>{"sending", "receiving", "received", "sent"});
+}
+
+TEST_CASE("channel: a send to a waiting receiver hands over without waiting") {
+    std::vector<std::string> out;
+    run([&] {
+        channel<int> ch(0);
+        auto receiver = spawn([&] {
+            out.push_back("receiving");
+            out.push_back("got " + std::to_string(*ch.receive()));
+        });
+        this_fiber::yield();
+        ch.send(9);
+        out.push_back("sent");
+        receiver.join();
+    });
+    CHECK(out == std::vector<std::string>{"receiving", "sent", "got 9"});
+}
+
+TEST_CASE("channel: an unbounded channel never makes a sender wait") {
+    run([] {
+        channel<int> ch;
+        for (int i = 0; i < 100000; ++i) ch.send(i);
+        CHECK(ch.size() == 100000);
+        long sum = 0;
+        for (int i = 0; i < 100000; ++i) sum += *ch.receive();
+        CHECK(sum == 100000L * 99999 / 2);
+    });
+}
+
+TEST_CASE("channel: close lets receivers drain, then gives nullopt; sends throw") {
+    run([] {
+        channel<int> ch(4);
+        ch.send(1);
+        ch.send(2);
+        ch.close();
+        ch.close();  // idempotent
+        CHECK(ch.closed());
+        CHECK_THROWS_AS(ch.send(3), channel_closed);
+        int value = 4;
+        CHECK_THROWS_AS(ch.try_send(value), channel_closed);
+        CHECK(ch.receive() == 1);
+        CHECK(ch.try_receive() == 2);
+        CHECK(ch.receive() == std::nullopt);
+        CHECK(ch.try_receive() == std::nullopt);
+    });
+}
+
+TEST_CASE("channel: close wakes every waiter") {
+    run([] {
+        channel<int> ch(0);
+        std::vector<task<std::optional<int>>> receivers;
+        for (int i = 0; i < 3; ++i) receivers.push_back(spawn([&] { return ch.receive(); }));
+        channel<int> full(1);
+        full.send(0);
+        auto sender = spawn([&] { full.send(1); });
+        this_fiber::yield();
+        ch.close();
+        full.close();
+        for (auto& r : receivers) CHECK(r.join() == std::nullopt);
+        CHECK_THROWS_AS(sender.join(), channel_closed);
+        CHECK(full.receive() == 0);  // what was buffered before the close is still there
+        CHECK(full.receive() == std::nullopt);
+    });
+}
+
+TEST_CASE("channel: range-for receives until closed and drained") {
+    run([] {
+        channel<std::string> ch(3);
+        auto producer = spawn([&] {
+            for (int i = 0; i < 5; ++i) ch.send("item " + std::to_string(i));
+            ch.close();
+        });
+        std::vector<std::string> got;
+        for (std::string s : ch) got.push_back(s);
+        CHECK(got == std::vector<std::string>{"item 0", "item 1", "item 2", "item 3", "item 4"});
+        producer.join();
+    });
+}
+
+TEST_CASE("channel: move-only values, try_send moves only on success") {
+    run([] {
+        channel<std::unique_ptr<int>> ch(1);
+        auto first = std::make_unique<int>(1);
+        CHECK(ch.try_send(first));
+        CHECK(first == nullptr);
+        auto second = std::make_unique<int>(2);
+        CHECK(!ch.try_send(second));
+        CHECK(second != nullptr);  // not moved from: the channel was full
+        CHECK(**ch.try_receive() == 1);
+        CHECK(!ch.try_receive());
+        ch.send(std::move(second));
+        ch.close();
+        for (auto& p : ch) CHECK(*p == 2);
+    });
+}
+
+TEST_CASE("channel: try_ operations on an unbuffered channel need the other side waiting") {
+    run([] {
+        channel<int> ch(0);
+        int value = 1;
+        CHECK(!ch.try_send(value));
+        CHECK(!ch.try_receive());
+        auto receiver = spawn([&] { return ch.receive(); });
+        this_fiber::yield();
+        CHECK(ch.try_send(value));
+        CHECK(receiver.join() == 1);
+        auto sender = spawn([&] { ch.send(2); });
+        this_fiber::yield();
+        CHECK(ch.try_receive() == 2);
+        sender.join();
+    });
+}
+
+TEST_CASE("channel: a job queue drained by N workers") {
+    run([] {
+        channel<int> jobs(8);
+        channel<int> results;
+        std::vector<task<int>> workers;
+        for (int w = 0; w < 4; ++w)
+            workers.push_back(spawn([&] {
+                int handled = 0;
+                for (int job : jobs) {
+                    this_fiber::yield();  // pretend to work
+                    results.send(job * job);
+                    ++handled;
+                }
+                return handled;
+            }));
+        for (int i = 1; i <= 100; ++i) jobs.send(i);
+        jobs.close();
+        std::vector<int> handled = gather(std::move(workers));
+        CHECK(std::accumulate(handled.begin(), handled.end(), 0) == 100);
+        for (int h : handled) CHECK(h > 0);  // every worker took a share
+        results.close();
+        long sum = 0;
+        for (int r : results) sum += r;
+        CHECK(sum == 338350);  // 1² + ... + 100²
+    });
+}
+
+TEST_CASE("channel: many producers and consumers on an unbuffered channel") {
+    run([] {
+        channel<int> ch(0);
+        std::vector<task<void>> producers;
+        for (int p = 0; p < 5; ++p)
+            producers.push_back(spawn([&, p] {
+                for (int i = 0; i < 100; ++i) ch.send(p * 1000 + i);
+            }));
+        std::vector<task<long>> consumers;
+        for (int c = 0; c < 3; ++c)
+            consumers.push_back(spawn([&] {
+                long sum = 0;
+                for (int v : ch) sum += v;
+                return sum;
+            }));
+        gather(std::move(producers));
+        ch.close();
+        long total = 0;
+        for (long s : gather(std::move(consumers))) total += s;
+        CHECK(total == 5 * (99 * 100 / 2) + 100 * (0 + 1000 + 2000 + 3000 + 4000));
+    });
+}
+
+TEST_CASE("channel: outside any task, what would wait is refused, the rest works") {
+    channel<int> ch(1);
+    ch.send(1);
+    CHECK_THROWS_WITH_AS(ch.send(2), doctest::Contains("outside any task"), fiber_error);
+    CHECK(ch.receive() == 1);
+    CHECK_THROWS_WITH_AS(ch.receive(), doctest::Contains("outside any task"), fiber_error);
+}
+
+TEST_CASE("channel: a channel destroyed while tasks wait on it wakes them as closed") {
+    run([] {
+        auto ch = std::make_unique<channel<int>>();
+        auto receiver = spawn([&] { return ch->receive(); });
+        this_fiber::yield();
+        ch.reset();
+        CHECK(receiver.join() == std::nullopt);
+    });
+}
+
+TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates nothing") {
+    SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
+    // The waiters arrive one by one, so the ready queue never held them all; close() queues
+    // them all at once, and used to grow the queue in noexcept code: std::terminate.
+    int woke = 0;
+    run([&] {
+        channel<int> ch;
+        std::vector<task<void>> receivers;
+        receivers.reserve(1000);
+        for (int i = 0; i < 1000; ++i) {
+            receivers.push_back(spawn([&] {
+                if (!ch.receive()) ++woke;
+            }));
+            this_fiber::yield();  // it waits before the next is spawned
+        }
+        {
+            fail_every_allocation failing;
+            ch.close();
+        }
+        gather(std::move(receivers));
+    });
+    CHECK(woke == 1000);
+}
