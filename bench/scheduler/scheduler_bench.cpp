@@ -9,8 +9,8 @@
 // time and the process's peak RSS: run it in a fresh process per measurement
 // (scripts/bench-scheduler does).
 
-#include <spindle/channel.hpp>
-#include <spindle/scheduler.hpp>
+#include "scheduler_workloads.hpp"
+
 
 #include <benchmark/benchmark.h>
 #include <boost/fiber/all.hpp>
@@ -41,15 +41,7 @@ void report_per_op(benchmark::State& state, double operations_per_iteration) {
 
 void yield_spindle(benchmark::State& state) {
     for (auto _ : state) {
-        spindle::run([] {
-            std::vector<spindle::task<void>> tasks;
-            tasks.reserve(yield_tasks);
-            for (int t = 0; t < yield_tasks; ++t)
-                tasks.push_back(spindle::spawn([] {
-                    for (int i = 0; i < yields_per_task; ++i) spindle::this_fiber::yield();
-                }));
-            spindle::gather(std::move(tasks));
-        });
+        spindle_bench::yield_rounds(yield_tasks, yields_per_task);
     }
     report_per_op(state, double(yield_tasks) * yields_per_task);
 }
@@ -71,20 +63,7 @@ void yield_boost(benchmark::State& state) {
 
 void ping_pong_spindle(benchmark::State& state, std::size_t capacity) {
     for (auto _ : state) {
-        spindle::run([capacity] {
-            spindle::channel<int> ping(capacity);
-            spindle::channel<int> pong(capacity);
-            auto echo = spindle::spawn([&] {
-                for (int i = 0; i < ping_pong_round_trips; ++i) pong.send(*ping.receive());
-            });
-            long sum = 0;
-            for (int i = 0; i < ping_pong_round_trips; ++i) {
-                ping.send(i);
-                sum += *pong.receive();
-            }
-            echo.join();
-            benchmark::DoNotOptimize(sum);
-        });
+        benchmark::DoNotOptimize(spindle_bench::ping_pong(capacity, ping_pong_round_trips));
     }
     report_per_op(state, 2.0 * ping_pong_round_trips);
 }
@@ -131,12 +110,7 @@ void ping_pong_unbuffered_boost(benchmark::State& state) {
 
 void create_join_spindle(benchmark::State& state) {
     for (auto _ : state) {
-        spindle::run([] {
-            long sum = 0;
-            for (int i = 0; i < create_join_tasks; ++i)
-                sum += spindle::spawn([i] { return i; }).join();
-            benchmark::DoNotOptimize(sum);
-        });
+        benchmark::DoNotOptimize(spindle_bench::create_join(create_join_tasks));
     }
     report_per_op(state, create_join_tasks);
 }
@@ -155,18 +129,6 @@ void create_join_boost(benchmark::State& state) {
 }
 
 // ---- skynet: a 10-ary tree of tasks; leaves return their ordinal, sums go up ----
-
-long skynet_spindle(long ordinal, long size) {
-    if (size == 1) return ordinal;
-    const long child_size = size / 10;
-    spindle::task<long> children[10];
-    for (long i = 0; i < 10; ++i)
-        children[i] = spindle::spawn(
-            [ordinal, i, child_size] { return skynet_spindle(ordinal + i * child_size, child_size); });
-    long sum = 0;
-    for (auto& child : children) sum += child.join();
-    return sum;
-}
 
 long skynet_boost(long ordinal, long size) {
     if (size == 1) return ordinal;
@@ -195,7 +157,7 @@ double tasks_in_tree(long leaves) {
 void skynet_spindle_bench(benchmark::State& state) {
     const long leaves = state.range(0);
     for (auto _ : state) {
-        const long sum = spindle::run([leaves] { return skynet_spindle(0, leaves); });
+        const long sum = spindle::run([leaves] { return spindle_bench::skynet(0, leaves); });
         if (sum != leaves * (leaves - 1) / 2) state.SkipWithError("wrong sum");
     }
     report_per_op(state, tasks_in_tree(leaves));
@@ -232,7 +194,7 @@ int run_skynet_once(const char* spec) {
     const auto started = std::chrono::steady_clock::now();
     long sum = 0;
     if (which == "spindle")
-        sum = spindle::run([leaves] { return skynet_spindle(0, leaves); });
+        sum = spindle::run([leaves] { return spindle_bench::skynet(0, leaves); });
     else if (which == "boost")
         sum = skynet_boost(0, leaves);
     else

@@ -59,6 +59,7 @@ std::size_t top_reserve(std::size_t body_size, std::size_t body_alignment) noexc
     } catch (...) {
         control->exception = std::current_exception();
     }
+    SPINDLE_ASSERT(control->state == fiber_state::running, "a fiber body ended while not running");
     control->ignored_unwind = control->unwind_requested && !unwound && !control->exception;
     control->operations.destroy(control->body);
     control->state = fiber_state::done;
@@ -72,6 +73,8 @@ std::byte* align_down(std::byte* p, std::size_t alignment) noexcept {
 }
 
 void free_fiber(fiber_control* control) noexcept {
+    SPINDLE_ASSERT(control->state == fiber_state::done || control->state == fiber_state::created,
+                   "a fiber's stack freed while its body may still run");
     if (!stack_canary_intact(control->stack))
         stop_process_in(*control, "ran past the end of its unguarded stack");
     const stack_memory stack = control->stack;
@@ -108,16 +111,6 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
 
 void abandon_fiber(fiber_control* control) noexcept { free_fiber(control); }
 
-void start_hosted_fiber(fiber_control* control, const hosted_fiber& how) noexcept {
-    control->label = how.label;
-    control->id = how.number;
-    std::memcpy(control->name, how.name, sizeof control->name);
-    control->name[sizeof control->name - 1] = '\0';
-    control->resumer = how.resumer;
-    control->parent = how.parent;
-    control->state = fiber_state::running;
-}
-
 void stop_process(const char* what) noexcept {
     std::fprintf(stderr, "spindle: %s; stopping the process\n", what);
     std::abort();
@@ -131,11 +124,6 @@ void stop_process_in(const fiber_control& control, const char* what) noexcept {
     stop_process(message);
 }
 
-void copy_name(char (&destination)[32], std::string_view name) noexcept {
-    const std::size_t n = std::min(name.size(), sizeof destination - 1);
-    std::memcpy(destination, name.data(), n);
-    destination[n] = '\0';
-}
 
 void append_text(char* buffer, std::size_t size, const char* text) noexcept {
     std::size_t at = std::strlen(buffer);
@@ -177,6 +165,7 @@ unwind_outcome fiber_access::unwind(fiber& f) {
     fiber_control* control = f.control_;
     if (!control || control->state == fiber_state::done) return unwind_outcome::unwound;
     if (control->state == fiber_state::created) {
+        SPINDLE_ASSERT(!control->unwind_requested, "a fresh fiber asked to unwind already");
         control->operations.destroy(control->body);
         control->state = fiber_state::done;
         return unwind_outcome::unwound;
@@ -215,6 +204,7 @@ void refuse_suspend(const fiber_control* control) {
 }
 
 void resume_annotated(fiber_control* control) noexcept {
+    SPINDLE_ASSERT(control->state <= fiber_state::suspended, "a fiber resumed while not resumable");
     control->parent = current_control();
     control->resumer = &control->caller;
     control->state = fiber_state::running;
@@ -223,6 +213,8 @@ void resume_annotated(fiber_control* control) noexcept {
 }
 
 void suspend_annotated(fiber_control* control) noexcept {
+    SPINDLE_ASSERT(control->state == fiber_state::running && current_control() == control,
+                   "a fiber suspended while not the running one");
     control->state = fiber_state::suspended;
     set_current_control(control->parent);
     switch_context(control->self, *control->resumer, nullptr);

@@ -11,6 +11,10 @@
 #include <spindle/detail/fiber_control.hpp>
 #include <spindle/fiber.hpp>
 
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
 namespace spindle::detail {
 
 // append_text() and append_decimal() extend the NUL-terminated text in buffer (of `size`
@@ -32,7 +36,11 @@ void describe_fiber(const fiber_control& control, char* buffer, std::size_t size
 
 // copy_name() keeps up to 31 bytes of `name`, NUL-terminated, in `destination`: the one rule
 // for every name shown in messages (fibers and tasks).
-void copy_name(char (&destination)[32], std::string_view name) noexcept;
+inline void copy_name(char (&destination)[32], std::string_view name) noexcept {
+    const std::size_t n = std::min(name.size(), sizeof destination - 1);
+    if (n) std::memcpy(destination, name.data(), n);  // an empty view may hold a null pointer
+    destination[n] = '\0';
+}
 
 // hosted_fiber is how a layer above that runs a fiber itself (switching straight into its
 // context, as a scheduler does with a task's) describes it to start_hosted_fiber().
@@ -47,7 +55,17 @@ struct hosted_fiber {
 // start_hosted_fiber() marks a created fiber as running under its host's control: it has no
 // fiber handle (fiber::current() is null and fiber::suspend() refused inside it), and its host
 // switches into control->self directly.
-void start_hosted_fiber(fiber_control* control, const hosted_fiber& how) noexcept;
+inline void start_hosted_fiber(fiber_control* control, const hosted_fiber& how) noexcept {
+    SPINDLE_ASSERT(control->state == fiber_state::created && !control->owner,
+                   "a hosted fiber started twice, or one with a handle");
+    control->label = how.label;
+    control->id = how.number;
+    std::memcpy(control->name, how.name, sizeof control->name);
+    control->name[sizeof control->name - 1] = '\0';
+    control->resumer = how.resumer;
+    control->parent = how.parent;
+    control->state = fiber_state::running;
+}
 
 // install_overflow_handler() makes sure this thread reports a guard-page hit by name: called
 // when a guarded fiber is created and at the first switch on each thread (a fiber may be

@@ -36,10 +36,15 @@ public:
         ++reserved_;
     }
     // release_slot() gives back the slot of a task that will never be queued again.
-    void release_slot() noexcept { --reserved_; }
+    void release_slot() noexcept {
+        SPINDLE_ASSERT(reserved_ > count_, "a queue slot released while its task is queued");
+        --reserved_;
+    }
 
     // push_back() queues a task behind every other: a yield, a wake-up.
     void push_back(task_record* task) noexcept {
+        SPINDLE_ASSERT(count_ < reserved_, "a task queued without a reserved slot, or twice");
+        SPINDLE_ASSERT(task->status == task_status::ready, "a task queued while not ready");
         if (tail_ - head_ == ring_.size()) make_room();
         task->queue_position = tail_;
         ring_[tail_++ & mask_] = task;
@@ -48,6 +53,8 @@ public:
 
     // push_front() queues a task to run next: a joiner whose child the join ran at once.
     void push_front(task_record* task) noexcept {
+        SPINDLE_ASSERT(count_ < reserved_, "a task queued without a reserved slot, or twice");
+        SPINDLE_ASSERT(task->status == task_status::ready, "a task queued while not ready");
         if (tail_ - head_ == ring_.size()) make_room();
         task->queue_position = --head_;
         ring_[head_ & mask_] = task;
@@ -79,6 +86,8 @@ public:
 
     // remove() takes a queued task out wherever it is.
     void remove(task_record* task) noexcept {
+        SPINDLE_ASSERT(ring_[task->queue_position & mask_] == task,
+                       "a task taken out of the ready queue it is not in");
         ring_[task->queue_position & mask_] = nullptr;
         --count_;
     }

@@ -128,29 +128,31 @@ void scheduler::run() { core_->run(); }
 namespace this_fiber {
 
 void yield() {
-    detail::task_record* self = detail::running_task();
-    if (!self) {
+    detail::worker* w = detail::task_worker();
+    if (!w) {
         std::this_thread::yield();
         return;
     }
+    detail::task_record* self = w->running();
     detail::take_pending_cancel(self);
-    self->scheduler->main_worker.yield_running();
+    w->yield_running();
     detail::take_pending_cancel(self);
 }
 
 void sleep_until(std::chrono::steady_clock::time_point deadline) {
-    detail::task_record* self = detail::running_task();
-    if (!self) {
+    detail::worker* w = detail::task_worker();
+    if (!w) {
         std::this_thread::sleep_until(deadline);
         return;
     }
+    detail::task_record* self = w->running();
     detail::take_pending_cancel(self);
-    self->scheduler->main_worker.add_timer(self, deadline);
-    self->status = detail::task_status::waiting;
+    w->add_timer(self, deadline);
+    detail::set_status(self, detail::task_status::waiting);
     self->outcome = detail::wake_outcome::waiting;
     self->wait_reason =
         deadline == std::chrono::steady_clock::time_point::max() ? "sleep forever" : "sleep";
-    self->scheduler->main_worker.park();
+    w->park();
     detail::throw_if_interrupted(self);
 }
 

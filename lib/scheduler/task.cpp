@@ -95,8 +95,9 @@ void report_unjoined_exception(const task_record& task) noexcept {
 // when the calling task is cancelled.
 void await_task(task_record* task) {
     if (task->status == task_status::done) return;
-    task_record* self = running_task();
-    if (!self) throw fiber_error(not_finished_outside_task);
+    worker* w = task_worker();
+    if (!w) throw fiber_error(not_finished_outside_task);
+    task_record* self = w->running();
     if (self == task) throw fiber_error("spindle: a task cannot join itself");
     if (task->scheduler != self->scheduler)
         throw fiber_error("spindle: join() of a task that belongs to another scheduler");
@@ -107,14 +108,14 @@ void await_task(task_record* task) {
         // Not started yet: run it now, on this turn, as work-stealing runtimes do when a join
         // finds its child still queued. The joiner then continues right after it, so a tree of
         // spawns and joins runs depth first and only one path of it holds stacks.
-        self->scheduler->main_worker.run_child_now(self, task);
+        w->run_child_now(self, task);
     } else {
         task->joiner = self;
         self->joining = task;
-        self->status = task_status::waiting;
+        set_status(self, task_status::waiting);
         self->outcome = wake_outcome::waiting;
         self->wait_reason = nullptr;
-        self->scheduler->main_worker.park();
+        w->park();
     }
     throw_if_interrupted(self);
 }
@@ -209,7 +210,7 @@ void schedule_task(task_record* task) noexcept {
 }
 
 void complete_task(task_record* task) noexcept {
-    task->status = task_status::done;
+    set_status(task, task_status::done);
     task->scheduler->remove_live(task);
     task->scheduler->main_worker.release_queue_slot();
     if (task_record* joiner = task->joiner) {

@@ -8,6 +8,8 @@
 
 #include "fiber/fiber_internals.hpp"
 
+#include <spindle/detail/assert.hpp>
+
 #include <spindle/detail/task.hpp>
 #include <spindle/detail/wait_queue.hpp>
 
@@ -22,18 +24,34 @@ struct scheduler_core;
 
 // task_status is where a task is in its life.
 enum class task_status : std::uint8_t {
+    created,  // its record is made; spawn() queues it next
     ready,    // in the ready queue (started or not)
     running,  // on the thread right now
     waiting,  // in a wait queue, the timer heap, or joining another task
     done,     // finished: its function returned or threw, or it was cancelled before it started
 };
 
+// task_may_move() tells whether a task's life allows a move from one status to another: it is
+// queued (ready) when spawned, runs, yields (ready), waits, is woken (ready), and ends (done),
+// also straight from ready when it is cancelled before it starts or cannot get a stack.
+constexpr bool task_may_move(task_status from, task_status to) noexcept {
+    switch (from) {
+    case task_status::created: return to == task_status::ready;
+    case task_status::ready: return to == task_status::running || to == task_status::done;
+    case task_status::running:
+        return to == task_status::ready || to == task_status::waiting || to == task_status::done;
+    case task_status::waiting: return to == task_status::ready;
+    case task_status::done: return false;
+    }
+    return false;
+}
+
 inline constexpr std::size_t no_timer_slot = static_cast<std::size_t>(-1);
 
 struct task_record {
     // The hot fields come first, so that a switch into or out of the task touches one cache line
     // of the record besides its stack: the flags, the queue position, the start of `park`.
-    task_status status = task_status::ready;
+    task_status status = task_status::created;
     wake_outcome outcome = wake_outcome::waiting;
     bool started = false;
     bool cancel_requested = false;
@@ -71,5 +89,11 @@ struct task_record {
 
     task_record() noexcept { name[0] = '\0'; }
 };
+
+// set_status() moves a task to `to`, checking that its life allows the move.
+inline void set_status(task_record* task, task_status to) noexcept {
+    SPINDLE_ASSERT(task_may_move(task->status, to), "a task moved between states out of order");
+    task->status = to;
+}
 
 }  // namespace spindle::detail

@@ -5,6 +5,7 @@
 namespace spindle::detail {
 
 void timer_heap::push(task_record* task, time_point deadline) {
+    SPINDLE_ASSERT(task->timer_slot == no_timer_slot, "a task put in the timer heap twice");
     entries_.push_back({});  // may throw; nothing has changed yet
     sift_up(entries_.size() - 1, entry{deadline, next_sequence_++, task});
 }
@@ -17,6 +18,8 @@ task_record* timer_heap::pop_earliest() noexcept {
 
 void timer_heap::remove(task_record* task) noexcept {
     const std::size_t slot = task->timer_slot;
+    SPINDLE_ASSERT(slot < entries_.size() && entries_[slot].task == task,
+                   "a task taken out of the timer heap it is not in");
     task->timer_slot = no_timer_slot;
     const entry last = entries_.back();
     entries_.pop_back();

@@ -24,7 +24,7 @@ void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptib
     self->wait = &w;
     self->wait_reason = what;
     self->interruptible = interruptible;
-    self->status = task_status::waiting;
+    set_status(self, task_status::waiting);
     self->outcome = wake_outcome::waiting;
 }
 
@@ -38,7 +38,7 @@ void begin_wait_until(wait_queue& queue, waiter& w, const char* what,
         task_record* self = w.task;
         self->scheduler->main_worker.wake_task(self, wake_outcome::waiting);
         self->scheduler->main_worker.unqueue(self);
-        self->status = task_status::running;
+        set_status(self, task_status::running);
         throw;
     }
 }
@@ -59,6 +59,8 @@ wake_outcome end_wait(waiter& w) {
 }
 
 void wake(waiter& w, wake_outcome outcome) noexcept {
+    SPINDLE_ASSERT(w.queue && w.task->wait == &w && w.task->status == task_status::waiting,
+                   "a waiter woken while not waiting");
     w.task->scheduler->main_worker.wake_task(w.task, outcome);
 }
 

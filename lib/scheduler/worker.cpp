@@ -115,7 +115,7 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
     child->joiner = joiner;
     child->joiner_first = true;
     joiner->joining = child;
-    joiner->status = task_status::waiting;
+    set_status(joiner, task_status::waiting);
     joiner->outcome = wake_outcome::waiting;
     fiber_control* const innermost = current_control();
     switch_to(joiner->park, child);
@@ -124,7 +124,7 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
 }
 
 void worker::make_ready(task_record* task, bool first) noexcept {
-    task->status = task_status::ready;
+    set_status(task, task_status::ready);
     if (first)
         ready_.push_front(task);
     else
@@ -132,6 +132,7 @@ void worker::make_ready(task_record* task, bool first) noexcept {
 }
 
 void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noexcept {
+    SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
     if (waiter* w = task->wait) {
         w->queue->remove(w);
         w->queue = nullptr;
@@ -153,6 +154,7 @@ void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point 
 }
 
 void worker::finish_running(task_record* task) noexcept {
+    SPINDLE_ASSERT(task == running_ && !finished_, "a task finished while not the running one");
     complete_task(task);
     finished_ = task;
     // fiber_main's last switch goes to control->resumer. When the next task is a parked one
@@ -162,7 +164,7 @@ void worker::finish_running(task_record* task) noexcept {
     if (next && next->started) {
         ready_.pop_front();
         running_ = next;
-        next->status = task_status::running;
+        set_status(next, task_status::running);
         task->control->resumer = &next->park;
     } else {
         running_ = nullptr;
@@ -172,6 +174,8 @@ void worker::finish_running(task_record* task) noexcept {
 
 void worker::reap() noexcept {
     task_record* task = std::exchange(finished_, nullptr);
+    SPINDLE_ASSERT(task->status == task_status::done && task != running_,
+                   "a task's stack given back while it may still run");
     // The fiber layer's abandon_fiber() gives a fiber's stack back to the pool; the task's
     // body has already been destroyed by fiber_main.
     abandon_fiber(std::exchange(task->control, nullptr));

@@ -41,13 +41,15 @@ public:
     // park() suspends the running task, whose status and wait the caller has set, and runs the
     // next ready one. It returns once the task has been made ready and has run again.
     void park() noexcept {
+        SPINDLE_ASSERT(running_ && running_->status != task_status::running,
+                       "a task parked without saying what it waits for");
         task_record* next = next_ready();
         // A wait already due when the task parks (sleep_for(0), a deadline in the past, a
         // zero timeout) has made the task itself ready; when nothing was ahead of it, it is the
         // next one and just carries on. A switch to itself would save and load the same
         // context, which only the hand-written switch survives.
         if (next == running_) [[unlikely]] {
-            next->status = task_status::running;
+            set_status(next, task_status::running);
             return;
         }
         suspend_to(next);
@@ -105,6 +107,13 @@ private:
 // this_worker is the worker running on this thread, or nullptr outside scheduler::run().
 constinit inline thread_local worker* this_worker = nullptr;
 
+// task_worker() is this thread's worker while it runs a task (w->running()), else nullptr: the
+// one read of the thread-local for code that needs both the task and its worker.
+inline worker* task_worker() noexcept {
+    worker* w = this_worker;
+    return w && w->running() ? w : nullptr;
+}
+
 // running_task() is the task running on this thread, or nullptr (outside scheduler::run(), or
 // in its run loop).
 inline task_record* running_task() noexcept {
@@ -144,7 +153,7 @@ private:
 
 void worker::switch_to(context_record& from, task_record* next) noexcept {
     running_ = next;
-    next->status = task_status::running;
+    set_status(next, task_status::running);
     if (!next->started) [[unlikely]] {
         next->started = true;
         set_current_control(next->control);
@@ -178,7 +187,7 @@ void worker::yield_running() noexcept {
     task_record* next = next_ready();
     if (!next) return;  // nobody else is ready: carry on
     task_record* self = running_;
-    self->status = task_status::ready;
+    set_status(self, task_status::ready);
     ready_.push_back(self);
     // When many tasks take turns, each switch misses the cache on the resumed task's record and
     // stack. The queue says who comes next, so fetch ahead: the stack top of the task after

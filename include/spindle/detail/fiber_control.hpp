@@ -2,6 +2,7 @@
 // A fiber's state and its inline resume and suspend: internal to spindle, in a public header
 // only because fiber::resume() and fiber::suspend() are inline (the hot path of every generator).
 
+#include <spindle/detail/assert.hpp>
 #include <spindle/detail/context.hpp>
 #include <spindle/detail/stack_memory.hpp>
 
@@ -66,6 +67,7 @@ inline void set_current_control(fiber_control* control) noexcept { innermost_con
 
 // enter_fiber() runs a created or suspended fiber until it suspends or finishes.
 inline void enter_fiber(fiber_control* control) noexcept {
+    SPINDLE_ASSERT(control->state <= fiber_state::suspended, "a fiber entered while not resumable");
     control->parent = innermost_control;
     control->resumer = &control->caller;
     control->state = fiber_state::running;
@@ -76,6 +78,8 @@ inline void enter_fiber(fiber_control* control) noexcept {
 
 // leave_fiber() suspends the running fiber back to whoever resumed it.
 inline void leave_fiber(fiber_control* control) noexcept {
+    SPINDLE_ASSERT(control->state == fiber_state::running && innermost_control == control,
+                   "a fiber suspended while not the running one");
     control->state = fiber_state::suspended;
     innermost_control = control->parent;
     switch_context_unannotated(control->self, *control->resumer, nullptr,
