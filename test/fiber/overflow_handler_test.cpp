@@ -42,9 +42,12 @@ void nest_and_overflow(int levels, std::vector<std::string>& chain) {
     f.resume();
 }
 // touch_far_end() has a frame of 64 KiB and writes its lowest byte first: compiled without
-// -fstack-clash-protection (as here), nothing touches the pages in between.
+// -fstack-clash-protection (as here), nothing touches the pages in between. The empty asm
+// takes the array's address, so the compiler must lay out all of it (clang otherwise keeps
+// only the two bytes used, in the red zone).
 __attribute__((noinline)) void touch_far_end() {
     volatile char frame[64 * 1024];
+    asm volatile("" : : "r"(frame) : "memory");
     frame[0] = 1;
     frame[sizeof frame - 1] = frame[0];
 }
