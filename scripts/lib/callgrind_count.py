@@ -6,7 +6,7 @@ cannot say what one unit of work costs. Run the same program at two run lengths 
 difference of the two counts is the work alone.
 
 As a module (scripts/ put scripts/lib on sys.path):
-    instructions([BINARY, ARG...])                         # the whole run's count
+    instructions([BINARY, ARG...])                  # the whole run's count
     per_unit([BINARY, ARG...], short, long, units)  # the run length is appended as the last arg
 As a command (for the bash scripts):
     callgrind_count.py --lengths SHORT LONG [--units N] BINARY [ARG...]
@@ -16,6 +16,7 @@ prints (count at LONG - count at SHORT) / N, rounded down; N defaults to LONG - 
 import argparse
 import re
 import subprocess
+import sys
 
 
 def instructions(command):
@@ -45,7 +46,11 @@ def main():
     options = parser.parse_args()
     short, long = options.lengths
     units = options.units or long - short
-    print(difference(options.command, short, long) // units)
+    try:
+        print(difference(options.command, short, long) // units)
+    except subprocess.CalledProcessError as failure:
+        sys.stderr.write(failure.stderr)
+        sys.exit(f"callgrind_count.py: {' '.join(failure.cmd)} failed")
 
 
 if __name__ == "__main__":
