@@ -7,11 +7,10 @@ name without the implementation part: "deep/stackless_cpp20/20" and "deep/spindl
 both in "deep/*/20"; "yield_boost" and "yield_spindle" are both in "yield_*".
 """
 
-import json
 import re
 import sys
 
-UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+import benchmark_json
 
 
 def split_name(name):
@@ -34,15 +33,10 @@ def readable(ns):
 
 
 def main(path):
-    with open(path) as f:
-        report = json.load(f)
     rows = []
-    for b in report.get("benchmarks", []):
-        if b.get("run_type") == "aggregate" or "error_occurred" in b:
-            continue
-        ns = b["real_time"] * UNITS[b.get("time_unit", "ns")]
+    for b in benchmark_json.runs(benchmark_json.load(path)):
         group, implementation = split_name(b["name"])
-        rows.append((b["name"], group, implementation, ns))
+        rows.append((b["name"], group, implementation, benchmark_json.value(b, "real_time")))
     spindle_time = {g: ns for _, g, impl, ns in rows if "spindle" in impl}
     width = max((len(name) for name, *_ in rows), default=0)
     for name, group, implementation, ns in rows:
