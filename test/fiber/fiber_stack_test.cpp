@@ -19,12 +19,6 @@
 using namespace spindle;
 using namespace spindle::detail;
 
-// stack_guard tells the default from an explicit request: `guard = true` is a requirement.
-static_assert(stack_options{}.guard == stack_guard::when_available);
-static_assert(stack_options{.guard = true}.guard == stack_guard::required);
-static_assert(stack_options{.guard = false}.guard == stack_guard::none);
-static_assert(!stack_guard(stack_guard::none) && stack_guard(stack_guard::when_available));
-
 TEST_CASE("stack: too small a size is refused with a message") {
     CHECK_THROWS_WITH_AS(acquire_stack({.size = 100}), doctest::Contains("too small"),
                          fiber_error);

@@ -3,7 +3,6 @@
 #include "allocation_failure.hpp"
 #include "stack/stack_pool.hpp"
 
-#include <spindle/channel.hpp>
 #include <spindle/fiber.hpp>
 #include <spindle/scheduler.hpp>
 

@@ -1,14 +1,11 @@
-// Waiting tasks: timers, cancellation in every waiting state, deadlock reports, and waits made
-// from inside a fiber or generator nested in a task.
+// Tasks: cancellation of a task that has not started, sleeps, runs, catches it, or gathers.
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
 
-#include <spindle/channel.hpp>
 #include <spindle/fiber.hpp>
 #include <spindle/generator.hpp>
 #include <spindle/scheduler.hpp>
-#include <spindle/sync.hpp>
 
 #include <doctest/doctest.h>
 

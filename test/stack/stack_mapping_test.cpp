@@ -1,11 +1,9 @@
-// The stack layer: sizes, guard regions, reuse without system calls.
+// Mapping a stack: whole pages, the guard region below, the canary of an unguarded stack.
 
 #include "child_process.hpp"
 #include "stack/stack_pool.hpp"
 
 #include <spindle/errors.hpp>
-#include <spindle/fiber.hpp>
-#include <spindle/generator.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-// Waiting tasks: timers, cancellation in every waiting state, deadlock reports, and waits made
-// from inside a fiber or generator nested in a task.
+// Cancelling tasks that wait on channels, mutexes and condition variables: the wait ends, the
+// lock is given back, nothing handed over is lost, and cleanup may wait while unwinding.
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"

@@ -1,5 +1,5 @@
-// Waiting tasks: timers, cancellation in every waiting state, deadlock reports, and waits made
-// from inside a fiber or generator nested in a task.
+// Deadlocks: run() throws deadlock_error naming each stuck task and what it waits on, and a
+// destroyed scheduler unwinds stuck tasks (a condition_variable re-lock included).
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
