@@ -165,9 +165,11 @@ int main() try {
     milliseconds longest{};
     for (std::size_t i = 0; i < std::size(pages); ++i) {
         const response& r = *in_order[i];
+        std::string_view shown = r.body;
+        if (shown.ends_with('\n')) shown.remove_suffix(1);
         std::printf("%.*s: %s, %zu bytes: %.*s\n", static_cast<int>(pages[i].path.size()),
                     pages[i].path.data(), r.status.c_str(), r.body.size(),
-                    static_cast<int>(r.body.size() - 1), r.body.data());  // without its '\n'
+                    static_cast<int>(shown.size()), shown.data());
         sum += pages[i].delay;
         longest = std::max(longest, pages[i].delay);
     }
