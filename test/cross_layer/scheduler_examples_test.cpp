@@ -62,19 +62,3 @@ TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel c
                            "main: worker handled 5 jobs",
                        });
 }
-
-TEST_CASE("example fetch_pages: three fetches overlap; results come back in order") {
-    const program_output out = run_scheduler_example("fetch_pages");
-    CHECK(out.exit_code == 0);
-    CHECK(out.lines == std::vector<std::string>{
-                           "fetching slow.example",
-                           "fetching fast.example",
-                           "fetching medium.example",
-                           "fetched fast.example",
-                           "fetched medium.example",
-                           "fetched slow.example",
-                           "results in order: <slow.example: 300 ms> <fast.example: 100 ms> "
-                           "<medium.example: 200 ms>",
-                           "took about the longest latency, not the sum: yes",
-                       });
-}
