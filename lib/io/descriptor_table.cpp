@@ -6,7 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 
@@ -37,6 +37,14 @@ descriptor* descriptor_table::find(int fd) noexcept {
     return &chunks_[chunk][fd % chunk_size];
 }
 
+descriptor* descriptor_table::entry(int fd) {
+    if (descriptor* d = find(fd)) return d;
+    const auto chunk = static_cast<std::size_t>(fd) / chunk_size;
+    if (chunk >= chunks_.size()) chunks_.resize(chunk + 1);
+    chunks_[chunk] = std::make_unique<descriptor[]>(chunk_size);
+    return &chunks_[chunk][fd % chunk_size];
+}
+
 descriptor* descriptor_table::attach(int fd) {
     if (fd < 0) {
         errno = EBADF;
@@ -45,20 +53,39 @@ descriptor* descriptor_table::attach(int fd) {
     descriptor* d = find(fd);
     if (d && d->state != descriptor_state::unknown) [[likely]]
         return d;
-    if (!d) {
-        const auto chunk = static_cast<std::size_t>(fd) / chunk_size;
-        if (chunk >= chunks_.size()) chunks_.resize(chunk + 1);
-        chunks_[chunk] = std::make_unique<descriptor[]>(chunk_size);
-        d = &chunks_[chunk][fd % chunk_size];
-    }
+    d = entry(fd);
     // A descriptor in blocking mode would block the whole thread: spindle makes it
     // non-blocking, once, as Go's net package does.
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0) return nullptr;
     if (!(flags & O_NONBLOCK) && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return nullptr;
-    struct stat status;
-    if (::fstat(fd, &status) != 0) return nullptr;
-    d->socket = S_ISSOCK(status.st_mode);
+    int type = 0;
+    socklen_t length = sizeof type;
+    d->socket = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0;
+    d->tcp = false;
+    if (d->socket && type == SOCK_STREAM) {
+        int domain = 0;
+        length = sizeof domain;
+        d->tcp = ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 &&
+                 (domain == AF_INET || domain == AF_INET6);
+    }
+    return register_descriptor(fd, d);
+}
+
+descriptor* descriptor_table::attach_accepted(int fd, const descriptor& listening) {
+    // accept4() made it non-blocking, and it is a socket like the listening one: only the
+    // registration is left to do.
+    descriptor* d = find(fd);
+    if (d && d->state != descriptor_state::unknown) forget(fd);  // closed behind our back
+    d = entry(fd);
+    d->socket = true;
+    d->tcp = listening.tcp;
+    return register_descriptor(fd, d);
+}
+
+descriptor* descriptor_table::register_descriptor(int fd, descriptor* d) {
+    d->read_drained = false;
+    d->hung_up = false;
     epoll_event event{};
     event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
     event.data.u64 = event_data(fd, d->generation);
@@ -87,16 +114,12 @@ void descriptor_table::forget(int fd) noexcept {
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     }
     d->state = descriptor_state::unknown;
+    d->read_drained = false;
     ++d->generation;
     ++d->read_edges;
     ++d->write_edges;
     wake_all(d->readers, wake_outcome::closed);
     wake_all(d->writers, wake_outcome::closed);
-}
-
-void descriptor_table::forget_if_known(int fd) noexcept {
-    descriptor* d = find(fd);
-    if (d && d->state != descriptor_state::unknown) forget(fd);
 }
 
 void descriptor_table::on_event(std::uint64_t data, std::uint32_t events) noexcept {
@@ -111,6 +134,9 @@ void descriptor_table::on_event(std::uint64_t data, std::uint32_t events) noexce
     // A hang-up or an error ends both directions' waits: each retries its call and gets the
     // end of file or the error. Edge-triggered, such a descriptor reports once, so it does not
     // make the loop spin.
+    // After a hang-up the end of file (or the error) stays pending without further events: a
+    // short read then no longer means that the next one would block.
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) d->hung_up = true;
     if (events & readable_events) {
         ++d->read_edges;
         wake_all(d->readers, wake_outcome::completed);

@@ -39,6 +39,13 @@ struct descriptor {
     std::uint32_t generation = 0;  // counts the times the number was forgotten
     descriptor_state state = descriptor_state::unknown;
     bool socket = false;            // write() and writev() then send with MSG_NOSIGNAL
+    bool tcp = false;               // a TCP socket: a short read empties its receive queue
+    bool hung_up = false;           // a hang-up or error was reported
+    // read_drained says a read came back short (a TCP socket's queue emptied) with read_edges
+    // at drained_edges: until another readable event comes, the next read would say EAGAIN,
+    // so it parks at once instead of making the call.
+    bool read_drained = false;
+    std::uint32_t drained_edges = 0;
     std::uint32_t read_edges = 0;   // readable (or hung up / in error) events seen
     std::uint32_t write_edges = 0;  // writable (or hung up / in error) events seen
 
@@ -63,21 +70,23 @@ public:
     // nullptr with errno set when the system refuses (EBADF for a descriptor that is not open,
     // ENOSPC past fs.epoll.max_user_watches). Throws std::bad_alloc when the table cannot grow.
     descriptor* attach(int fd);
+    // attach_accepted() is attach() for a descriptor accept4() just made from `listening`:
+    // non-blocking already, a socket of the same kind, so only its registration is made.
+    descriptor* attach_accepted(int fd, const descriptor& listening);
     // find() is fd's entry if the table has one.
     descriptor* find(int fd) noexcept;
     // forget() drops the registration of fd and wakes its waiters with wake_outcome::closed; the
     // entry starts over at the next attach().
     void forget(int fd) noexcept;
-    // forget_if_known() forgets a descriptor number the kernel has just handed out again (by
-    // accept): an entry that is not `unknown` then belongs to a descriptor closed behind
-    // spindle's back.
-    void forget_if_known(int fd) noexcept;
 
     void on_event(std::uint64_t data, std::uint32_t events) noexcept override;
 
     const descriptor_statistics& statistics() const noexcept { return statistics_; }
 
 private:
+    descriptor* entry(int fd);
+    descriptor* register_descriptor(int fd, descriptor* d);
+
     static constexpr int chunk_size = 256;
     // Entries live in chunks that never move, so a waiting task's entry stays where it is
     // while the table grows for other descriptors.

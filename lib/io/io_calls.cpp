@@ -82,11 +82,12 @@ bool block_until_ready(int fd, io_direction dir, clock::time_point deadline) {
 }
 
 // perform() makes a system call in the manner of a blocking call: retried after EINTR, and
-// after EAGAIN once the descriptor is ready. `attempt` returns what the call returned.
-// `attempt` is called with the descriptor's entry (nullptr outside any task).
+// after EAGAIN once the descriptor is ready. `attempt` returns what the call returned; it is
+// called with the descriptor's entry (nullptr outside any task). `requested` is the byte count
+// of a read that empties a TCP socket when it comes back short (0: not such a read).
 template <class Attempt>
 auto perform(int fd, io_direction dir, clock::time_point deadline, const char* what,
-             Attempt attempt) -> decltype(attempt(nullptr)) {
+             Attempt attempt, std::size_t requested = 0) -> decltype(attempt(nullptr)) {
     detail::worker* w = detail::task_worker();
     if (!w) {
         for (;;) {
@@ -99,19 +100,40 @@ auto perform(int fd, io_direction dir, clock::time_point deadline, const char* w
     }
     descriptor* d = detail::table_of(*w).attach(fd);
     if (!d) return -1;
+    const bool tracks_drain = requested > 0 && d->tcp;
     for (;;) {
         const std::uint32_t edges = d->edges(dir);
-        const auto result = attempt(d);
-        if (result >= 0) return result;
-        if (errno == EINTR) continue;
-        if (!would_block(errno) || d->state != detail::descriptor_state::polled) return result;
-        if (d->edges(dir) != edges) continue;  // it became ready meanwhile: no event will come
+        // A read that emptied the socket, and no readable event since: the call would say
+        // EAGAIN (that call is a third of a request's system calls in an echo server). A
+        // deadline call still makes its one attempt.
+        const bool known_empty = tracks_drain && d->read_drained && d->drained_edges == edges &&
+                                 !d->hung_up && deadline == no_deadline;
+        if (!known_empty) {
+            const auto result = attempt(d);
+            if (result >= 0) {
+                if (tracks_drain) {
+                    d->read_drained = result > 0 && static_cast<std::size_t>(result) < requested;
+                    d->drained_edges = edges;
+                }
+                return result;
+            }
+            if (errno == EINTR) continue;
+            if (!would_block(errno) || d->state != detail::descriptor_state::polled) return result;
+            if (d->edges(dir) != edges) continue;  // it became ready meanwhile: no event will come
+        }
         switch (park_on(*d, dir, deadline, what)) {
         case wake_outcome::timed_out: errno = ETIMEDOUT; return -1;
         case wake_outcome::closed: errno = EBADF; return -1;
         default: break;
         }
     }
+}
+
+// total_length() is the bytes a readv() asks for.
+std::size_t total_length(const iovec* vectors, int count) noexcept {
+    std::size_t total = 0;
+    for (int i = 0; i < count; ++i) total += vectors[i].iov_len;
+    return total;
 }
 
 // wait_ready() is wait_readable()/wait_writable(): 1 when ready, 0 at the deadline, -1 with
@@ -221,8 +243,9 @@ bool wait_writable(int fd, clock::time_point deadline) {
 }
 
 ssize_t read(int fd, void* buffer, std::size_t size, clock::time_point deadline) {
-    return perform(fd, io_direction::read, deadline, "io::read",
-                   [&](const descriptor*) { return ::read(fd, buffer, size); });
+    return perform(
+        fd, io_direction::read, deadline, "io::read",
+        [&](const descriptor*) { return ::read(fd, buffer, size); }, size);
 }
 ssize_t write(int fd, const void* buffer, std::size_t size, clock::time_point deadline) {
     // On a socket, send() with MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE.
@@ -231,8 +254,10 @@ ssize_t write(int fd, const void* buffer, std::size_t size, clock::time_point de
     });
 }
 ssize_t readv(int fd, const iovec* vectors, int count, clock::time_point deadline) {
-    return perform(fd, io_direction::read, deadline, "io::readv",
-                   [&](const descriptor*) { return ::readv(fd, vectors, count); });
+    return perform(
+        fd, io_direction::read, deadline, "io::readv",
+        [&](const descriptor*) { return ::readv(fd, vectors, count); },
+        count > 0 ? total_length(vectors, count) : 0);
 }
 ssize_t writev(int fd, const iovec* vectors, int count, clock::time_point deadline) {
     return perform(fd, io_direction::write, deadline, "io::writev", [&](const descriptor* d) {
@@ -244,8 +269,12 @@ ssize_t writev(int fd, const iovec* vectors, int count, clock::time_point deadli
     });
 }
 ssize_t recv(int fd, void* buffer, std::size_t size, int flags, clock::time_point deadline) {
-    return perform(fd, io_direction::read, deadline, "io::recv",
-                   [&](const descriptor*) { return ::recv(fd, buffer, size, flags); });
+    // MSG_PEEK leaves the data where it is, and MSG_WAITALL makes short reads rare and
+    // meaningless: only a plain recv() tells that the socket is empty.
+    return perform(
+        fd, io_direction::read, deadline, "io::recv",
+        [&](const descriptor*) { return ::recv(fd, buffer, size, flags); },
+        flags == 0 ? size : 0);
 }
 ssize_t send(int fd, const void* buffer, std::size_t size, int flags,
              clock::time_point deadline) {
@@ -265,12 +294,24 @@ ssize_t sendto(int fd, const void* buffer, std::size_t size, int flags, const so
 }
 int accept(int listen_fd, sockaddr* address, socklen_t* address_length,
            clock::time_point deadline) {
-    const int fd = perform(listen_fd, io_direction::read, deadline, "io::accept", [&](const descriptor*) {
-        return ::accept4(listen_fd, address, address_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    });
-    // The number may be one that was closed behind spindle's back while it knew it.
-    if (fd >= 0)
-        if (detail::worker* w = detail::task_worker()) detail::table_of(*w).forget_if_known(fd);
+    const int fd = perform(listen_fd, io_direction::read, deadline, "io::accept",
+                           [&](const descriptor*) {
+                               return ::accept4(listen_fd, address, address_length,
+                                                SOCK_NONBLOCK | SOCK_CLOEXEC);
+                           });
+    if (fd < 0) return fd;
+    // Registered now, knowing what it is: the first call on it then makes no set-up calls.
+    // (The number may be one that was closed behind spindle's back: that entry goes.)
+    if (detail::worker* w = detail::task_worker()) {
+        detail::descriptor_table& table = detail::table_of(*w);
+        if (const descriptor* listening = table.find(listen_fd))
+            if (!table.attach_accepted(fd, *listening)) {
+                const int error = errno;
+                ::close(fd);
+                errno = error;
+                return -1;
+            }
+    }
     return fd;
 }
 int connect(int fd, const sockaddr* address, socklen_t address_length,

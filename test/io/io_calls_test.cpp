@@ -501,3 +501,36 @@ TEST_CASE("io: a bad descriptor is EBADF, never a wait") {
         CHECK_THROWS_AS(io::wait_readable(987654), std::system_error);
     });
 }
+
+TEST_CASE("io: after a short read, the peer's data and close still reach the reader") {
+    // A short read from a TCP socket lets the next read wait for an event without trying; the
+    // end of file that came with the data sends no further event, and must still be read.
+    listener l = listen_loopback();
+    std::vector<ssize_t> results;
+    run([&] {
+        auto server = spawn([&] {
+            unique_fd connection(io::accept(l.fd.get(), nullptr, nullptr));
+            char buffer[100];
+            for (;;) {
+                const ssize_t n = io::read(connection.get(), buffer, sizeof buffer);
+                results.push_back(n);
+                if (n <= 0) return;
+            }
+        });
+        unique_fd client(connect_loopback(l.port));
+        REQUIRE(client.get() >= 0);
+        this_fiber::sleep_for(std::chrono::milliseconds(2));  // the server waits in read
+        for (int round = 0; round < 3; ++round) {
+            CHECK(io::write(client.get(), "0123456789", 10) == 10);
+            this_fiber::sleep_for(std::chrono::milliseconds(2));
+        }
+        CHECK(io::write(client.get(), "end", 3) == 3);
+        client.reset();  // data and close together
+        server.join();
+    });
+    REQUIRE(results.size() >= 2);
+    CHECK(results.back() == 0);
+    ssize_t total = 0;
+    for (ssize_t n : results) total += n;
+    CHECK(total == 33);
+}
