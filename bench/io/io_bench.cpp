@@ -15,8 +15,10 @@
 //                 [--server-cpu=N --client-cpu=N] [--json=FILE] [--quiet]
 
 #include "affinity.hpp"
+#include "cell.hpp"
 #include "load_client.hpp"
 #include "protocol.hpp"
+#include "report.hpp"
 #include "server.hpp"
 
 #include <algorithm>
@@ -24,11 +26,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 namespace io_bench {
@@ -59,22 +59,6 @@ struct options {
     int client_cpu = -2;
     std::string json;
     bool quiet = false;
-};
-
-// cell is one measurement: one server, workload and connection count, in one repetition.
-struct cell {
-    int repetition;
-    workload work;
-    int connections;
-    std::string_view server;
-    load_result load;
-    double p50_ns = 0;
-    double p99_ns = 0;
-    pid_t server_thread_id = 0;
-
-    double requests_per_second() const { return double(load.requests) / load.seconds; }
-    double server_cpu() const { return load.cpu.process - load.cpu.client; }
-    double cpu_per_request() const { return server_cpu() / double(load.requests); }
 };
 
 [[noreturn]] void usage(const char* complaint) {
@@ -189,115 +173,6 @@ cell measure(const options& o, const server_kind& kind, workload w, int connecti
     return c;
 }
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::string readable_time(double seconds) {
-    char text[32];
-    if (seconds >= 1e-3)
-        std::snprintf(text, sizeof text, "%.2f ms", seconds * 1e3);
-    else if (seconds >= 1e-6)
-        std::snprintf(text, sizeof text, "%.2f us", seconds * 1e6);
-    else
-        std::snprintf(text, sizeof text, "%.0f ns", seconds * 1e9);
-    return text;
-}
-
-std::string readable_rate(double per_second) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1fk", per_second / 1e3);
-    return text;
-}
-
-// summary is one table row: a server at one workload and connection count, over repetitions.
-struct summary {
-    std::vector<double> rate, p50, p99, cpu_per_request, versus_epoll, versus_asio;
-};
-
-std::string with_range(const std::vector<double>& values, std::string (*format)(double)) {
-    const auto [low, high] = std::minmax_element(values.begin(), values.end());
-    if (values.size() == 1) return format(median(values));
-    return format(median(values)) + " (" + format(*low) + "–" + format(*high) + ")";
-}
-
-std::string ratio(const std::vector<double>& values) {
-    if (values.empty()) return "–";
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2fx", median(values));
-    return text;
-}
-
-void print_tables(const options& o, const std::vector<cell>& cells) {
-    // Per-repetition ratios: a cell against the epoll and Asio cells of the same repetition,
-    // workload and connection count, which ran next to it.
-    std::map<std::tuple<int, workload, int, std::string_view>, const cell*> index;
-    for (const cell& c : cells) index[{c.repetition, c.work, c.connections, c.server}] = &c;
-    for (workload w : o.workloads) {
-        std::printf("\n%.*s (server CPU per request is user + system time over the window)\n\n",
-                    int(workload_name(w).size()), workload_name(w).data());
-        std::printf("| connections | server | requests/s | p50 latency | p99 latency | "
-                    "server CPU / request | CPU × epoll | CPU × Asio |\n");
-        std::printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
-        for (int n : o.connections) {
-            for (const server_kind& kind : o.servers) {
-                summary s;
-                for (const cell& c : cells) {
-                    if (c.work != w || c.connections != n || c.server != kind.name) continue;
-                    s.rate.push_back(c.requests_per_second());
-                    s.p50.push_back(c.p50_ns * 1e-9);
-                    s.p99.push_back(c.p99_ns * 1e-9);
-                    s.cpu_per_request.push_back(c.cpu_per_request());
-                    if (auto e = index.find({c.repetition, w, n, "epoll"}); e != index.end())
-                        s.versus_epoll.push_back(c.cpu_per_request() / e->second->cpu_per_request());
-                    if (auto a = index.find({c.repetition, w, n, "asio"}); a != index.end())
-                        s.versus_asio.push_back(c.cpu_per_request() / a->second->cpu_per_request());
-                }
-                std::printf("| %d | %.*s | %s | %s | %s | %s | %s | %s |\n", n,
-                            int(kind.name.size()), kind.name.data(),
-                            with_range(s.rate, readable_rate).c_str(),
-                            readable_time(median(s.p50)).c_str(),
-                            readable_time(median(s.p99)).c_str(),
-                            with_range(s.cpu_per_request, readable_time).c_str(),
-                            ratio(s.versus_epoll).c_str(), ratio(s.versus_asio).c_str());
-            }
-        }
-    }
-}
-
-void write_json(const options& o, const std::vector<cell>& cells) {
-    std::FILE* out = std::fopen(o.json.c_str(), "w");
-    if (!out) {
-        std::perror(o.json.c_str());
-        std::exit(1);
-    }
-    std::fprintf(out, "{\n  \"warmup_seconds\": %g,\n  \"window_seconds\": %g,\n", o.warmup,
-                 o.window);
-    std::fprintf(out, "  \"server_cpu\": %d,\n  \"client_cpu\": %d,\n  \"cells\": [\n",
-                 o.server_cpu, o.client_cpu);
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-        const cell& c = cells[i];
-        std::fprintf(out,
-                     "    {\"repetition\": %d, \"workload\": \"%.*s\", \"connections\": %d, "
-                     "\"server\": \"%.*s\", \"requests\": %llu, \"seconds\": %.6f, "
-                     "\"requests_per_second\": %.1f, \"p50_ns\": %.0f, \"p99_ns\": %.0f, "
-                     "\"server_cpu_seconds\": %.6f, \"server_thread_cpu_seconds\": %.6f, "
-                     "\"client_cpu_seconds\": %.6f, \"server_cpu_per_request_ns\": %.1f, "
-                     "\"total_requests\": %llu, \"server_thread_id\": %d}%s\n",
-                     c.repetition, int(workload_name(c.work).size()), workload_name(c.work).data(),
-                     c.connections, int(c.server.size()), c.server.data(),
-                     static_cast<unsigned long long>(c.load.requests), c.load.seconds,
-                     c.requests_per_second(), c.p50_ns, c.p99_ns, c.server_cpu(),
-                     c.load.cpu.server_thread, c.load.cpu.client, c.cpu_per_request() * 1e9,
-                     static_cast<unsigned long long>(c.load.total_requests),
-                     int(c.server_thread_id), i + 1 < cells.size() ? "," : "");
-    }
-    std::fprintf(out, "  ]\n}\n");
-    std::fclose(out);
-}
-
 void choose_cpus(options& o) {
     const std::vector<int> cpus = allowed_cpus();
     if (o.server_cpu == -2) o.server_cpu = cpus.size() >= 2 ? cpus[0] : -1;
@@ -333,16 +208,18 @@ int main(int argc, char** argv) {
                     const cell& c = cells.back();
                     if (!o.quiet)
                         std::fprintf(stderr,
-                                     "rep %d %.*s %4d %-8.*s %9.0f req/s  server CPU %s/req  "
-                                     "(server thread %d, %llu requests in all)\n",
+                                     "rep %d %.*s %4d %-8.*s %9.0f req/s  server CPU %.2f "
+                                     "us/req  (server thread %d, %llu requests in all)\n",
                                      r + 1, int(workload_name(w).size()), workload_name(w).data(),
                                      n, int(kind.name.size()), kind.name.data(),
-                                     c.requests_per_second(),
-                                     readable_time(c.cpu_per_request()).c_str(),
+                                     c.requests_per_second(), c.cpu_per_request() * 1e6,
                                      int(c.server_thread_id),
                                      static_cast<unsigned long long>(c.load.total_requests));
                 }
-    print_tables(o, cells);
-    if (!o.json.empty()) write_json(o, cells);
+    std::vector<std::string_view> names;
+    for (const server_kind& kind : o.servers) names.push_back(kind.name);
+    print_tables(cells, o.workloads, o.connections, names);
+    if (!o.json.empty())
+        write_json(o.json, {o.warmup, o.window, o.server_cpu, o.client_cpu}, cells);
     return 0;
 }
