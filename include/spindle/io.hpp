@@ -75,11 +75,13 @@ bool wait_writable(int fd, std::chrono::duration<Rep, Period> timeout) {
 
 // read() is read(2).
 ssize_t read(int fd, void* buffer, std::size_t size);
-// write() is write(2): it returns after the first successful write, which may be partial.
+// write() is write(2): it returns after the first successful write, which may be partial. In a
+// task, on a socket, it sends with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE
+// (outside any task it is plain write(2)).
 ssize_t write(int fd, const void* buffer, std::size_t size);
 // readv() is readv(2).
 ssize_t readv(int fd, const iovec* vectors, int count);
-// writev() is writev(2).
+// writev() is writev(2) (sendmsg(2) with MSG_NOSIGNAL on a socket in a task, as write()).
 ssize_t writev(int fd, const iovec* vectors, int count);
 // recv() is recv(2).
 ssize_t recv(int fd, void* buffer, std::size_t size, int flags = 0);
@@ -96,7 +98,8 @@ ssize_t sendto(int fd, const void* buffer, std::size_t size, int flags, const so
 int accept(int listen_fd, sockaddr* address, socklen_t* address_length);
 // connect() is connect(2) carried to its end: on a non-blocking socket it waits until the
 // connection is made or has failed, and returns 0, or -1 with errno from SO_ERROR
-// (ECONNREFUSED, ETIMEDOUT, ...).
+// (ECONNREFUSED, ETIMEDOUT, ...). Called again on a socket whose connect timed out (a deadline
+// overload), it waits for that connection attempt to end.
 int connect(int fd, const sockaddr* address, socklen_t address_length);
 
 // The deadline overloads: the same calls, failing with ETIMEDOUT once `deadline` passes while

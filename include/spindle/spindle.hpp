@@ -8,3 +8,4 @@
 #include <spindle/scheduler.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
+#include <spindle/io.hpp>

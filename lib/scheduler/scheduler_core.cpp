@@ -31,16 +31,26 @@ void scheduler_core::remove_live(task_record* task) noexcept {
     --live_count;
 }
 
+poller& scheduler_core::the_poller() {
+    if (!poller_) poller_ = std::make_unique<poller>();
+    return *poller_;
+}
+
 void scheduler_core::run() {
     if (this_worker)
         throw fiber_error(
             "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
             "this thread); spawn a task instead");
     main_worker.enter();
+    // When run() ends no task waits any more: the poller goes, with its registrations, so that
+    // descriptors closed since then cannot leave stale ones behind for the next run().
     struct leave_on_exit {
-        worker& w;
-        ~leave_on_exit() { w.leave(); }
-    } guard{main_worker};
+        scheduler_core& core;
+        ~leave_on_exit() {
+            if (core.main_worker.outside_waits() == 0) core.drop_poller();
+            core.main_worker.leave();
+        }
+    } guard{*this};
     main_worker.run_loop();
 }
 

@@ -74,6 +74,7 @@ struct task_record {
     void* result = nullptr;  // the payload's result slot
     std::exception_ptr exception;
 
+    task_record* remote_next = nullptr;  // the poller's list of tasks completed by other threads
     task_record* joiner = nullptr;   // the task waiting in join() for this one
     task_record* joining = nullptr;  // the task this one waits for in join()
     waiter* wait = nullptr;          // this task's waiter while it is in a wait queue

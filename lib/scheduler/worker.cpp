@@ -45,6 +45,7 @@ void worker::enter() noexcept {
 void worker::leave() noexcept { this_worker = nullptr; }
 
 void worker::run_loop() {
+    using time_point = std::chrono::steady_clock::time_point;
     for (;;) {
         if (task_record* next = next_ready()) {
             switch_to(loop_, next);
@@ -53,10 +54,11 @@ void worker::run_loop() {
         }
         if (core_.live_count == 0) return;
         // A deadline of time_point::max() (a saturated sleep_for(duration::max())) never
-        // passes: tasks that only such a timer could wake are deadlocked.
-        using time_point = std::chrono::steady_clock::time_point;
-        if (!timers_.empty() && timers_.earliest() != time_point::max()) {
-            idle_until(timers_.earliest());
+        // passes: tasks that only such a timer could wake are deadlocked, unless something
+        // outside the scheduler (a descriptor, a helper thread) may still wake one of them.
+        const time_point deadline = timers_.empty() ? time_point::max() : timers_.earliest();
+        if (deadline != time_point::max() || outside_waits_ > 0) {
+            idle_until(deadline);
             continue;
         }
         throw deadlock_error(core_.describe_deadlock());
@@ -64,13 +66,26 @@ void worker::run_loop() {
 }
 
 void worker::idle_until(std::chrono::steady_clock::time_point deadline) {
-    // Nothing is ready and only a timer can change that, so the thread sleeps until the nearest
-    // deadline. This is where the I/O layer will wait on epoll instead, with the same deadline
-    // as its timeout, so that a ready descriptor or a timer, whichever comes first, wakes it.
+    // Nothing is ready. Once the scheduler has a poller, one epoll wait covers the descriptors,
+    // the deadline (its timeout) and other threads' wakes; without one only a timer can change
+    // anything, and the thread sleeps until it is due.
+    if (poller* p = core_.poller_if_any()) {
+        dispatches_since_poll_ = 0;
+        p->wait_until(*this, deadline);
+        return;
+    }
+    SPINDLE_ASSERT(outside_waits_ == 0, "a task waits outside the scheduler with no poller");
     std::this_thread::sleep_until(deadline);
 }
 
+void worker::poll_while_busy() noexcept {
+    dispatches_since_poll_ = 0;
+    if (poller* p = core_.poller_if_any()) p->poll_now(*this);
+}
+
 task_record* worker::next_ready() noexcept {
+    if (outside_waits_ > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
+        poll_while_busy();
     if (!timers_.empty()) expire_timers(std::chrono::steady_clock::now());
     while (task_record* task = ready_.pop_front())
         if (task->started || prepare(task)) return task;

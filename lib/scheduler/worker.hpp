@@ -5,12 +5,15 @@
 // and switches into it, one context switch per hand-over. The run loop (on the stack of the
 // thread that called run()) is entered only when a task finishes (its stack must be given back
 // from another stack) or when nothing is ready; there it sleeps until the next deadline. That
-// idle path is the one place the thread blocks, and where an epoll wait will join.
+// idle path is the one place the thread blocks: in the poller's epoll wait once the scheduler
+// has one (something did I/O), which a ready descriptor, the next timer deadline or another
+// thread's wake ends; else in a plain sleep until the next deadline.
 //
 // threads == 1 for now, so a scheduler has exactly one worker and every structure here is
 // touched by one thread. The multi-threaded mode will give each worker its own queue and heap
 // and let idle workers take ready tasks from the others.
 
+#include "scheduler/poller.hpp"
 #include "scheduler/ready_queue.hpp"
 #include "scheduler/task_record.hpp"
 #include "scheduler/timer_heap.hpp"
@@ -21,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace spindle::detail {
@@ -80,6 +84,17 @@ public:
     // back once the switch away from it is done.
     void finish_running(task_record* task) noexcept;
 
+    // begin_outside_wait() counts a task that waits for the world outside the scheduler (a
+    // descriptor, a helper thread); end_outside_wait() when that wait is over. While any is
+    // counted, an idle worker waits in the poller instead of reporting a deadlock, and a busy
+    // one polls at a bounded interval.
+    void begin_outside_wait() noexcept { ++outside_waits_; }
+    void end_outside_wait() noexcept {
+        SPINDLE_ASSERT(outside_waits_ > 0, "an outside wait ended that never began");
+        --outside_waits_;
+    }
+    std::size_t outside_waits() const noexcept { return outside_waits_; }
+
     // enter()/leave() bind this worker to the calling thread for run().
     void enter() noexcept;
     void leave() noexcept;
@@ -93,6 +108,7 @@ private:
     [[gnu::always_inline]] inline void suspend_to(task_record* next) noexcept;
     void expire_timers(std::chrono::steady_clock::time_point now) noexcept;
     void idle_until(std::chrono::steady_clock::time_point deadline);
+    void poll_while_busy() noexcept;
     void reap() noexcept;
 
     scheduler_core& core_;
@@ -102,7 +118,14 @@ private:
     fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
     task_record* running_ = nullptr;
     task_record* finished_ = nullptr;       // finished; its stack is still to be given back
+    std::size_t outside_waits_ = 0;
+    unsigned dispatches_since_poll_ = 0;
 };
+
+// busy_poll_interval is how many tasks a worker runs from its ready queue, while tasks wait for
+// the outside world, between two polls that do not block: I/O completions reach a busy queue
+// within that many turns, and the poll's system call is paid once per that many.
+inline constexpr unsigned busy_poll_interval = 64;
 
 // this_worker is the worker running on this thread, or nullptr outside scheduler::run().
 constinit inline thread_local worker* this_worker = nullptr;
@@ -136,6 +159,15 @@ struct scheduler_core {
     void add_live(task_record* task) noexcept;
     void remove_live(task_record* task) noexcept;
 
+    // the_poller() is the scheduler's poller, made the first time it is asked for (throws
+    // std::system_error when the system refuses its descriptors, std::bad_alloc).
+    poller& the_poller();
+    // poller_if_any() is the poller, or nullptr when nothing has needed one since run() began.
+    poller* poller_if_any() const noexcept { return poller_.get(); }
+    // drop_poller() closes the poller and every registration in it; run() does it on return,
+    // when no task can wait any more.
+    void drop_poller() noexcept { poller_.reset(); }
+
     scheduler_options options;
     worker main_worker{*this};
     // live is the unfinished tasks, in spawn order.
@@ -145,6 +177,8 @@ struct scheduler_core {
     const std::uint64_t serial;  // this scheduler's number in the process, for task_key
 
 private:
+    std::unique_ptr<poller> poller_;
+
     static std::uint64_t next_serial() noexcept {
         static std::atomic<std::uint64_t> count{0};
         return count.fetch_add(1, std::memory_order_relaxed) + 1;
