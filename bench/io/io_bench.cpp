@@ -10,7 +10,7 @@
 // touches all servers alike. Figures are medians over the repetitions with their range; the
 // ratios are medians of per-repetition ratios between cells run back to back.
 //
-// usage: io_bench [--servers=epoll,asio,spindle] [--workloads=echo,http]
+// usage: io_bench [--servers=epoll,epoll_eagain,asio,spindle] [--workloads=echo,http]
 //                 [--connections=1,16,256] [--repetitions=3] [--warmup=0.25] [--window=1]
 //                 [--server-cpu=N --client-cpu=N] [--json=FILE] [--quiet]
 
@@ -36,6 +36,7 @@ namespace io_bench {
 std::span<const server_kind> server_kinds() {
     static const server_kind kinds[] = {
         {"epoll", serve_epoll},
+        {"epoll_eagain", serve_epoll_eagain},
 #if IO_BENCH_HAS_ASIO
         {"asio", serve_asio},
 #endif
@@ -63,7 +64,7 @@ struct options {
 
 [[noreturn]] void usage(const char* complaint) {
     std::fprintf(stderr,
-                 "io_bench: %s\nusage: io_bench [--servers=epoll,asio,spindle] "
+                 "io_bench: %s\nusage: io_bench [--servers=epoll,epoll_eagain,asio,spindle] "
                  "[--workloads=echo,http] [--connections=1,16,256] [--repetitions=3] "
                  "[--warmup=SECONDS] [--window=SECONDS] [--server-cpu=N] [--client-cpu=N] "
                  "[--json=FILE] [--quiet]\n",
@@ -208,7 +209,7 @@ int main(int argc, char** argv) {
                     const cell& c = cells.back();
                     if (!o.quiet)
                         std::fprintf(stderr,
-                                     "rep %d %.*s %4d %-8.*s %9.0f req/s  server CPU %.2f "
+                                     "rep %d %.*s %4d %-12.*s %9.0f req/s  server CPU %.2f "
                                      "us/req  (server thread %d, %llu requests in all)\n",
                                      r + 1, int(workload_name(w).size()), workload_name(w).data(),
                                      n, int(kind.name.size()), kind.name.data(),

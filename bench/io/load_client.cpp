@@ -126,11 +126,13 @@ public:
                 // The window starts here: forget what the warm-up completed.
                 measuring = true;
                 cpu_at_start = sample_cpu(options_.server_clock);
+                result_.window_start_unix = seconds_on(CLOCK_REALTIME);
                 window_started_ = now;
                 result_.requests = 0;
                 result_.latencies_ns.clear();
             } else if (measuring && now >= window_end) {
                 const cpu_times cpu_at_end = sample_cpu(options_.server_clock);
+                result_.window_end_unix = seconds_on(CLOCK_REALTIME);
                 result_.seconds = std::chrono::duration<double>(now - window_started_).count();
                 result_.cpu = {cpu_at_end.process - cpu_at_start.process,
                                cpu_at_end.client - cpu_at_start.client,

@@ -37,6 +37,10 @@ struct load_result {
     std::vector<std::uint32_t> latencies_ns;  // one per request in the window, request sent to
                                               // reply complete, in completion order
     std::uint64_t total_requests = 0;         // including the warm-up
+    // The window's ends on the system clock (seconds since 1970), to match against traces
+    // such as strace -ttt's.
+    double window_start_unix = 0;
+    double window_end_unix = 0;
 };
 
 // run_load() runs the load on the calling thread: connect, warm up, measure, close every

@@ -113,14 +113,16 @@ void write_json(const std::string& path, const run_settings& settings,
                      "\"requests_per_second\": %.1f, \"p50_ns\": %.0f, \"p99_ns\": %.0f, "
                      "\"server_cpu_seconds\": %.6f, \"server_thread_cpu_seconds\": %.6f, "
                      "\"client_cpu_seconds\": %.6f, \"server_cpu_per_request_ns\": %.1f, "
-                     "\"total_requests\": %llu, \"server_thread_id\": %d}%s\n",
+                     "\"total_requests\": %llu, \"server_thread_id\": %d, "
+                     "\"window_start_unix\": %.6f, \"window_end_unix\": %.6f}%s\n",
                      c.repetition, int(workload_name(c.work).size()), workload_name(c.work).data(),
                      c.connections, int(c.server.size()), c.server.data(),
                      static_cast<unsigned long long>(c.load.requests), c.load.seconds,
                      c.requests_per_second(), c.p50_ns, c.p99_ns, c.server_cpu(),
                      c.load.cpu.server_thread, c.load.cpu.client, c.cpu_per_request() * 1e9,
                      static_cast<unsigned long long>(c.load.total_requests),
-                     int(c.server_thread_id), i + 1 < cells.size() ? "," : "");
+                     int(c.server_thread_id), c.load.window_start_unix, c.load.window_end_unix,
+                     i + 1 < cells.size() ? "," : "");
     }
     std::fprintf(out, "  ]\n}\n");
     if (std::fclose(out) != 0) {

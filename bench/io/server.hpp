@@ -22,6 +22,9 @@ using serve_function = void (*)(int listen_fd, int stop_fd, workload w);
 
 // serve_epoll() is the ceiling: a hand-written edge-triggered epoll loop (server_epoll.cpp).
 void serve_epoll(int listen_fd, int stop_fd, workload w);
+// serve_epoll_eagain() is the same loop reading each socket until EAGAIN, the one more read per
+// wake that a task's read() loop makes too.
+void serve_epoll_eagain(int listen_fd, int stop_fd, workload w);
 // serve_spindle() runs one spindle task per connection (server_spindle.cpp).
 void serve_spindle(int listen_fd, int stop_fd, workload w);
 // serve_asio() runs one boost::asio::spawn coroutine per connection on one io_context thread

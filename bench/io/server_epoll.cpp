@@ -1,5 +1,9 @@
 // The ceiling: a hand-written, single-threaded, edge-triggered epoll server. Each connection is
 // a small record; a readiness event drains it and writes the replies at once.
+//
+// Two variants: serve_epoll() stops reading at a short read, which has emptied the socket;
+// serve_epoll_eagain() reads until EAGAIN, as the textbook edge-triggered loop does and as a
+// task's read() loop does (a task calling read() again cannot know the socket is empty).
 
 #include "reply_maker.hpp"
 #include "server.hpp"
@@ -38,8 +42,9 @@ char stop_tag;
 
 class epoll_server {
 public:
-    epoll_server(int listen_fd, int stop_fd, workload w)
-        : listen_fd_(listen_fd), stop_fd_(stop_fd), workload_(w) {
+    epoll_server(int listen_fd, int stop_fd, workload w, bool read_until_eagain)
+        : listen_fd_(listen_fd), stop_fd_(stop_fd), workload_(w),
+          read_until_eagain_(read_until_eagain) {
         epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
         if (epoll_fd_ < 0) fail("epoll_create1");
         if (::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK) != 0)
@@ -110,7 +115,7 @@ private:
                 if (!reply.empty() && !send(c, reply)) return;
                 // A short read has emptied the socket's queue, and edge-triggered epoll reports
                 // the next arrival: stop here rather than make the read that fails with EAGAIN.
-                if (static_cast<std::size_t>(n) < sizeof buffer_) return;
+                if (!read_until_eagain_ && static_cast<std::size_t>(n) < sizeof buffer_) return;
             } else if (n == 0) {
                 close(c);
                 return;
@@ -162,6 +167,7 @@ private:
     int listen_fd_;
     int stop_fd_;
     workload workload_;
+    bool read_until_eagain_;
     int epoll_fd_ = -1;
     bool stopping_ = false;
     long open_ = 0;
@@ -171,7 +177,12 @@ private:
 }  // namespace
 
 void serve_epoll(int listen_fd, int stop_fd, workload w) {
-    epoll_server server(listen_fd, stop_fd, w);
+    epoll_server server(listen_fd, stop_fd, w, false);
+    server.run();
+}
+
+void serve_epoll_eagain(int listen_fd, int stop_fd, workload w) {
+    epoll_server server(listen_fd, stop_fd, w, true);
     server.run();
 }
 
