@@ -1,5 +1,6 @@
 // io_bench: echo and HTTP/1.1 keep-alive servers on spindle tasks, on Boost.Asio's spawn and on
-// a hand-written edge-triggered epoll loop (the ceiling), under one closed-loop load client.
+// a hand-written edge-triggered epoll loop (the ceiling; epoll_eagain is the same loop making the
+// read that fails with EAGAIN), under one closed-loop load client.
 //
 // Every measurement ("cell") starts a fresh server on its own thread pinned to one core and runs
 // the client on a thread pinned to another; the client warms up, then measures a window:
@@ -8,7 +9,8 @@
 // The cells run interleaved: for each repetition, every workload and connection count, every
 // server back to back (their order rotates between repetitions), so that a machine's drift
 // touches all servers alike. Figures are medians over the repetitions with their range; the
-// ratios are medians of per-repetition ratios between cells run back to back.
+// ratios are medians of per-repetition ratios between cells run back to back. With one CPU
+// available the threads are not pinned (the output says so).
 //
 // usage: io_bench [--servers=epoll,epoll_eagain,asio,spindle] [--workloads=echo,http]
 //                 [--connections=1,16,256] [--repetitions=3] [--warmup=0.25] [--window=1]
@@ -62,14 +64,22 @@ struct options {
     bool quiet = false;
 };
 
+// usage() prints the usage, after `complaint` if there is one, and exits (2 after a complaint).
 [[noreturn]] void usage(const char* complaint) {
-    std::fprintf(stderr,
-                 "io_bench: %s\nusage: io_bench [--servers=epoll,epoll_eagain,asio,spindle] "
-                 "[--workloads=echo,http] [--connections=1,16,256] [--repetitions=3] "
-                 "[--warmup=SECONDS] [--window=SECONDS] [--server-cpu=N] [--client-cpu=N] "
-                 "[--json=FILE] [--quiet]\n",
-                 complaint);
-    std::exit(2);
+    std::string servers;
+    for (const server_kind& kind : server_kinds()) {
+        if (!servers.empty()) servers += ',';
+        servers += kind.name;
+    }
+    if (complaint) std::fprintf(stderr, "io_bench: %s\n", complaint);
+    std::fprintf(complaint ? stderr : stdout,
+                 "usage: io_bench [--servers=%s] [--workloads=echo,http] "
+                 "[--connections=1,16,256] [--repetitions=3] [--warmup=0.25] [--window=1] "
+                 "[--server-cpu=N] [--client-cpu=N] [--json=FILE] [--quiet]\n"
+                 "(defaults shown; durations in seconds; the CPUs default to the first two this "
+                 "process may use)\n",
+                 servers.c_str());
+    std::exit(complaint ? 2 : 0);
 }
 
 std::vector<std::string> split(std::string_view list) {
@@ -90,7 +100,9 @@ options parse(int argc, char** argv) {
         const std::size_t equals = arg.find('=');
         const std::string_view name = arg.substr(0, equals);
         const std::string value(equals == std::string_view::npos ? "" : arg.substr(equals + 1));
-        if (name == "--quiet") {
+        if (name == "--help") {
+            usage(nullptr);
+        } else if (name == "--quiet") {
             o.quiet = true;
         } else if (equals == std::string_view::npos) {
             usage(("unknown argument " + std::string(arg)).c_str());
