@@ -42,9 +42,7 @@ std::span<const server_kind> server_kinds() {
 #if IO_BENCH_HAS_ASIO
         {"asio", serve_asio},
 #endif
-#if IO_BENCH_HAS_SPINDLE
         {"spindle", serve_spindle},
-#endif
     };
     return kinds;
 }
