@@ -14,6 +14,7 @@
 // waits to hand it over, which stays parked). Every value whose send returned is received exactly
 // once, or destroyed exactly once with the channel.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/channel_buffer.hpp>
 #include <spindle/detail/wait_queue.hpp>
 #include <spindle/errors.hpp>
@@ -24,6 +25,8 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -252,3 +255,5 @@ private:
 };
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

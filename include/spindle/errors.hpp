@@ -1,9 +1,13 @@
 #pragma once
 // The exceptions spindle throws. Each message says what was wrong in a user's words.
 
+#include <spindle/detail/config.hpp>
+
 #include <cstddef>
 #include <new>
 #include <stdexcept>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -50,3 +54,5 @@ public:
 struct cancelled {};
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

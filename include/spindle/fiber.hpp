@@ -6,6 +6,7 @@
 // object lives at the top of the fiber's stack, so creating a fiber costs one pooled stack and no
 // heap allocation.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/fiber_control.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/stack.hpp>
@@ -30,6 +31,8 @@
 #else
 #define SPINDLE_INLINE_FIBER_SWITCH 0
 #endif
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -199,3 +202,5 @@ inline fiber* fiber::current() noexcept {
 }
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

@@ -7,6 +7,7 @@
 // method, a C library's callback. Nothing is copied to yield: the consumer sees the very object
 // the body yielded, until it resumes the generator.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/generator_state.hpp>
 #include <spindle/fiber.hpp>
 #include <spindle/stack.hpp>
@@ -21,6 +22,8 @@
 #include <ranges>
 #include <type_traits>
 #include <utility>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -422,3 +425,5 @@ private:
 };
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

@@ -30,7 +30,9 @@
 // Outside any task (on an ordinary thread, or before scheduler::run()) the calls block the
 // thread in poll(2) instead, with the same results.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/deadline.hpp>
+#include <spindle/detail/task.hpp>
 #include <spindle/errors.hpp>
 
 #include <sys/socket.h>
@@ -45,6 +47,8 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::io {
 
@@ -132,8 +136,6 @@ void forget(int fd);
 namespace spindle {
 namespace detail {
 
-struct task_record;
-
 // helper_job is one call of to_thread(): `run` calls the function on a helper thread and keeps
 // its result or exception in the job.
 struct helper_job {
@@ -190,3 +192,5 @@ std::invoke_result_t<F&> to_thread(F&& fn) {
 }
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

@@ -6,6 +6,7 @@
 // waits or yields. Any wait works from any depth, including from inside a generator or fiber
 // running within the task: the whole task is suspended and later resumed exactly there.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/task.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/stack.hpp>
@@ -22,6 +23,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -271,3 +274,5 @@ void set_name(std::string_view name);
 }  // namespace this_fiber
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

@@ -1,6 +1,7 @@
 #pragma once
 // The umbrella header: all of spindle, layer by layer from the bottom.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/stack.hpp>
 #include <spindle/fiber.hpp>

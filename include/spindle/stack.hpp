@@ -1,7 +1,11 @@
 #pragma once
 // How a fiber's stack is allocated.
 
+#include <spindle/detail/config.hpp>
+
 #include <cstddef>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -56,3 +60,5 @@ inline constexpr std::size_t minimum_stack_size = 16 * 1024;
 inline constexpr std::size_t maximum_stack_size = std::size_t{1} << 40;
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

@@ -4,6 +4,7 @@
 // Both work with std::lock_guard and std::unique_lock. A mutex is handed to its longest waiter on
 // unlock, so a task that unlocks and locks again in a loop cannot starve the others.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/deadline.hpp>
 #include <spindle/detail/wait_queue.hpp>
 #include <spindle/errors.hpp>
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 
@@ -113,3 +116,5 @@ private:
 };
 
 }  // namespace spindle
+
+SPINDLE_EXPORTS_END

@@ -5,6 +5,8 @@
 
 #include <spindle/detail/config.hpp>
 
+SPINDLE_EXPORTS_BEGIN
+
 namespace spindle::detail {
 
 // assertion_failed() writes "spindle: internal check failed: <what> (<condition>) at
@@ -22,3 +24,5 @@ namespace spindle::detail {
 #else
 #define SPINDLE_ASSERT(condition, what) static_cast<void>(0)
 #endif
+
+SPINDLE_EXPORTS_END

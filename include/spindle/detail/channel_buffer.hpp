@@ -6,12 +6,16 @@
 // moves its values when it grows, which is safe only when moving and destroying a T cannot throw;
 // a type whose move or destructor may throw gets one node per value instead, which never moves.
 
+#include <spindle/detail/config.hpp>
+
 #include <cstddef>
 #include <exception>
 #include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::detail {
 
@@ -190,3 +194,5 @@ template <class T>
 using channel_buffer = std::conditional_t<stores_inline<T>, ring_buffer<T>, node_queue<T>>;
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

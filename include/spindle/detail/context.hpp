@@ -18,6 +18,8 @@
 #endif
 #endif
 
+SPINDLE_EXPORTS_BEGIN
+
 namespace spindle::detail {
 struct context_record;
 }
@@ -110,3 +112,5 @@ inline void* switch_context_unannotated(context_record& from, context_record& to
 }
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

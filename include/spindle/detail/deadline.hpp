@@ -1,7 +1,11 @@
 #pragma once
 // deadline_after(): the one place a timed wait turns "for this long" into "until then".
 
+#include <spindle/detail/config.hpp>
+
 #include <chrono>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::detail {
 
@@ -29,3 +33,5 @@ std::chrono::steady_clock::time_point deadline_after(
 }
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

@@ -2,6 +2,7 @@
 // A fiber's state and its inline resume and suspend: internal to spindle, in a public header
 // only because fiber::resume() and fiber::suspend() are inline (the hot path of every generator).
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/assert.hpp>
 #include <spindle/detail/context.hpp>
 #include <spindle/detail/stack_memory.hpp>
@@ -9,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 class fiber;
@@ -87,3 +90,5 @@ inline void leave_fiber(fiber_control* control) noexcept {
 }
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

@@ -7,12 +7,15 @@
 // the value it sends, and each side reads through the other's pointer while the other is
 // suspended.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/fiber.hpp>
 
 #include <exception>
 #include <optional>
 #include <type_traits>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::detail {
 
@@ -165,3 +168,5 @@ struct generator_state : generator_channel<Y, S> {
 };
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

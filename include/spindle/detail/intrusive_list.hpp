@@ -2,7 +2,10 @@
 // intrusive_list: a doubly linked list threaded through its nodes, for the queues a waiting
 // task sits in (wait queues, a scheduler's live tasks). Linking and unlinking never allocate.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/assert.hpp>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::detail {
 
@@ -44,3 +47,5 @@ struct intrusive_list {
 };
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

@@ -2,7 +2,11 @@
 // The stack layer's description of one mapped stack: internal to spindle, in a public header
 // only because the fiber layer's inline code reaches a fiber's control block through it.
 
+#include <spindle/detail/config.hpp>
+
 #include <cstddef>
+
+SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::detail {
 
@@ -32,3 +36,5 @@ struct stack_memory {
 };
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

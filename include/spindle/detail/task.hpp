@@ -5,6 +5,8 @@
 // are constructed by the template right behind it, so a spawn costs one allocation. The library
 // reaches the payload only through task_payload_operations.
 
+#include <spindle/detail/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -13,10 +15,17 @@
 #include <type_traits>
 #include <utility>
 
+// The library's own types, which the headers handle by pointer only. They are declared here,
+// before SPINDLE_EXPORTS_BEGIN and nowhere else in the public headers, so that their members
+// stay out of a shared libspindle's exports (a declaration inside the region would export them).
 namespace spindle::detail {
-
 struct scheduler_core;
 struct task_record;
+}  // namespace spindle::detail
+
+SPINDLE_EXPORTS_BEGIN
+
+namespace spindle::detail {
 
 // task_payload_operations is what the library may do with a payload of unknown type.
 struct task_payload_operations {
@@ -96,3 +105,5 @@ void cancel_task(task_record* task);
 std::uint64_t task_id(const task_record* task) noexcept;
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

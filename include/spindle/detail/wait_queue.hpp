@@ -6,14 +6,17 @@
 // wait unlinks the waiter and makes its task ready with wake(). A queue is per object; when the
 // multi-threaded mode comes, each gets a lock and this interface stays.
 
+#include <spindle/detail/config.hpp>
 #include <spindle/detail/intrusive_list.hpp>
+#include <spindle/detail/task.hpp>
 
 #include <chrono>
 #include <cstdint>
 
+SPINDLE_EXPORTS_BEGIN
+
 namespace spindle::detail {
 
-struct task_record;
 struct wait_queue;
 
 // wake_outcome says why a waiting task was made ready again.
@@ -71,3 +74,5 @@ struct task_key {
 task_key running_task_key() noexcept;
 
 }  // namespace spindle::detail
+
+SPINDLE_EXPORTS_END

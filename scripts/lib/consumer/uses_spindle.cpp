@@ -1,5 +1,7 @@
 // A program outside the project that uses spindle as a user would: scripts/test builds it
-// against the installed package (pkg-config) and with spindle as a meson subproject.
+// against the installed package (pkg-config, static and shared, both context switches; CMake's
+// find_package), with spindle as a meson subproject, and through CMake's add_subdirectory and
+// FetchContent.
 #include <spindle/spindle.hpp>
 
 #include <cstdio>
