@@ -534,3 +534,38 @@ TEST_CASE("io: after a short read, the peer's data and close still reach the rea
     for (ssize_t n : results) total += n;
     CHECK(total == 33);
 }
+
+TEST_CASE("io: no wake-up is lost between EAGAIN and parking") {
+    // An ordinary thread answers each byte at once, so its answer races the task between the
+    // read that says EAGAIN and the park. A lost wake-up would leave the read waiting until its
+    // deadline (an hour away): the test would hang in CI's suite timeout, never pass.
+    auto [a, b] = stream_pair();
+    std::thread peer([fd = b.get()] {
+        char c;
+        for (;;) {
+            const ssize_t n = ::read(fd, &c, 1);
+            if (n == 0) return;
+            if (n < 0) {
+                if (errno != EAGAIN) return;
+                pollfd p{fd, POLLIN, 0};
+                ::poll(&p, 1, -1);
+                continue;
+            }
+            while (::write(fd, &c, 1) != 1) {}
+        }
+    });
+    int answered = 0;
+    run([&] {
+        for (int i = 0; i < 2000; ++i) {
+            const char c = static_cast<char>(i);
+            REQUIRE(io::write(a.get(), &c, 1) == 1);
+            char back = 0;
+            REQUIRE(io::read(a.get(), &back, 1, io::clock::now() + std::chrono::hours(1)) == 1);
+            REQUIRE(back == c);
+            ++answered;
+        }
+    });
+    ::shutdown(a.get(), SHUT_RDWR);
+    peer.join();
+    CHECK(answered == 2000);
+}
