@@ -2,6 +2,8 @@
 
 #include "scheduler/scheduler_registry.hpp"
 
+#include "scheduler/gdb_autoload.hpp"  // the gdb extension, in this object
+
 namespace spindle::detail {
 
 constinit scheduler_registry live_schedulers;

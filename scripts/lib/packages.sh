@@ -9,6 +9,7 @@ SPINDLE_PACKAGES=(
     libboost-fiber-dev libboost-coroutine-dev # benchmark peers
     doctest-dev libbenchmark-dev              # tests and benchmarks
     valgrind                                  # the Valgrind configuration (and valgrind.h)
+    gdb                                       # scripts/check-gdb (the gdb extension)
     g++-aarch64-linux-gnu qemu-user           # the AArch64 cross build and its test runs
     python3-matplotlib                        # benchmark plots
 )
