@@ -9,12 +9,14 @@
 
 #include "scheduler/task_dump.hpp"
 
+#include "context/sanitizers.hpp"
 #include "scheduler/scheduler_registry.hpp"
 
 #include <spindle/debug.hpp>
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -95,12 +97,12 @@ void write_frame(dump_writer& out, int index, std::uintptr_t address, bool named
     out.end_line();
 }
 
+void walk_frame_pointers(dump_writer& out, const task_record& task, bool named) noexcept;
+
 // write_stack() writes the frames of a suspended task, from the switch's saved frame outwards.
-// Not instrumented: the walk reads another context's stack, whose frames AddressSanitizer may
-// have poisoned around their locals.
-__attribute__((no_sanitize("address", "thread"))) void write_stack(dump_writer& out,
-                                                                  const task_record& task,
-                                                                  bool named) noexcept {
+// The walk is not instrumented: it reads another context's stack, whose frames
+// AddressSanitizer may have poisoned around their locals.
+void write_stack(dump_writer& out, const task_record& task, bool named) noexcept {
     if (!task.started || task.status == task_status::running || !task.control) return;
     const context_record& park = task.park;
     if (!park.continuation) {
@@ -108,6 +110,21 @@ __attribute__((no_sanitize("address", "thread"))) void write_stack(dump_writer& 
         return;
     }
     write_frame(out, 0, reinterpret_cast<std::uintptr_t>(park.continuation), named);
+#if SPINDLE_VALGRIND
+    // Where rbp is no frame pointer, a link may be a stack slot never written: Memcheck would
+    // report the walk's comparisons of it, which are harmless (each link is bounds-checked).
+    VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
+    walk_frame_pointers(out, task, named);
+#if SPINDLE_VALGRIND
+    VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+}
+
+// walk_frame_pointers() writes the frames after the saved one, up the frame-pointer chain.
+__attribute__((no_sanitize("address", "thread"))) void walk_frame_pointers(
+    dump_writer& out, const task_record& task, bool named) noexcept {
+    const context_record& park = task.park;
     const auto low = reinterpret_cast<std::uintptr_t>(task.control->stack.usable_bottom());
     const auto high = reinterpret_cast<std::uintptr_t>(task.control->stack.top());
     auto frame_pointer = reinterpret_cast<std::uintptr_t>(park.frame_pointer);
@@ -146,17 +163,29 @@ bool runs_here(const scheduler_core& core) noexcept {
     return ::pthread_equal(core.runner, ::pthread_self());
 }
 
+// runner_list is the threads a received dump signal is passed on to, once the registry's lock
+// is released: each of them takes that lock for its own part of the dump.
+struct runner_list {
+    static constexpr int most = 64;
+    pthread_t threads[most];
+    int count = 0;
+
+    void add(pthread_t thread) noexcept {
+        for (int i = 0; i < count; ++i)
+            if (::pthread_equal(threads[i], thread)) return;
+        if (count < most) threads[count++] = thread;
+    }
+};
+
 void write_scheduler(dump_writer& out, scheduler_core& core, dump_scope scope,
-                     int signal) noexcept {
+                     runner_list& pass_on) noexcept {
     const bool running = core.running.load(std::memory_order_acquire);
     const bool mine = running && runs_here(core);
     if (scope == dump_scope::signal_passed_on && !mine) return;
     out.text("scheduler ").number(core.serial);
     if (running && !mine) {
         if (scope == dump_scope::signal_received) {
-            union sigval value;
-            value.sival_ptr = const_cast<char*>(&pass_on_marker);
-            ::pthread_sigqueue(core.runner, signal, value);
+            pass_on.add(core.runner);
             out.text(": runs on another thread, which writes its tasks").end_line();
         } else {
             out.text(": runs on another thread; its tasks are not shown (dump from that thread, ")
@@ -176,20 +205,42 @@ void write_scheduler(dump_writer& out, scheduler_core& core, dump_scope scope,
 
 }  // namespace
 
+// try_lock_registry() takes the registry's lock without waiting for long: a signal handler
+// must not wait for a lock its own thread may hold. A dump passed on from another thread tries a
+// while, since that thread may hold it for a moment yet.
+bool try_lock_registry(std::unique_lock<std::mutex>& hold, dump_scope scope) noexcept {
+    const int attempts = scope == dump_scope::signal_passed_on ? 1000 : 1;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        if (hold.try_lock()) return true;
+        ::sched_yield();
+    }
+    return false;
+}
+
 void write_task_dump(int fd, dump_scope scope, int signal) noexcept {
     dump_writer out(fd);
-    std::unique_lock hold(live_schedulers.lock, std::defer_lock);
-    if (scope == dump_scope::call) {
-        hold.lock();
-    } else if (!hold.try_lock()) {
-        out.text("spindle: task dump skipped: a scheduler is being made or destroyed").end_line();
-        return;
+    runner_list pass_on;
+    {
+        std::unique_lock hold(live_schedulers.lock, std::defer_lock);
+        if (scope == dump_scope::call) {
+            hold.lock();
+        } else if (!try_lock_registry(hold, scope)) {
+            out.text("spindle: task dump skipped: a scheduler is being made or destroyed")
+                .end_line();
+            return;
+        }
+        out.text("spindle: task dump of process ").number(static_cast<std::uint64_t>(::getpid()));
+        if (scope == dump_scope::signal_passed_on) out.text(", from a thread running a scheduler");
+        out.end_line();
+        for (scheduler_core* core = live_schedulers.schedulers.head; core;
+             core = core->registry_next)
+            write_scheduler(out, *core, scope, pass_on);
     }
-    out.text("spindle: task dump of process ").number(static_cast<std::uint64_t>(::getpid()));
-    if (scope == dump_scope::signal_passed_on) out.text(", from a thread running a scheduler");
-    out.end_line();
-    for (scheduler_core* core = live_schedulers.schedulers.head; core; core = core->registry_next)
-        write_scheduler(out, *core, scope, signal);
+    for (int i = 0; i < pass_on.count; ++i) {
+        union sigval value;
+        value.sival_ptr = const_cast<char*>(&pass_on_marker);
+        ::pthread_sigqueue(pass_on.threads[i], signal, value);
+    }
 }
 
 }  // namespace spindle::detail

@@ -6,7 +6,6 @@
 
 #include <spindle/spindle.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -18,10 +17,13 @@ extern "C" __attribute__((noinline)) void spindle_gdb_checkpoint() { asm volatil
 
 namespace {
 
-// sleeper_body() is the frame the sleeper's backtrace must show.
-__attribute__((noinline)) void sleeper_body(const std::atomic<bool>& stop) {
-    while (!stop) spindle::this_fiber::sleep_for(1ms);
-    asm volatile("");  // not a tail call: the frame stays
+// sleeper_body() is the frame the sleeper's backtrace must show. Its wait is one no timer ends
+// while gdb looks (a slow machine could otherwise find the sleeper ready): main cancels it.
+__attribute__((noinline)) void sleeper_body() {
+    try {
+        spindle::this_fiber::sleep_for(24h);
+    } catch (const spindle::cancelled&) {
+    }
 }
 
 // count_tasks() reads each record the extension reads, so that their types are in this
@@ -39,16 +41,16 @@ std::size_t count_tasks() {
 }  // namespace
 
 int main() {
-    std::atomic<bool> stop{false};
     std::size_t seen = 0;
     spindle::run([&] {
-        auto sleeper = spindle::spawn("sleeper", [&] { sleeper_body(stop); });
-        auto joiner = spindle::spawn("joiner", [s = std::move(sleeper)]() mutable { s.join(); });
+        auto sleeper = spindle::spawn("sleeper", sleeper_body);
+        auto joiner = spindle::spawn("joiner", [&sleeper] { sleeper.join(); });
         spindle::this_fiber::yield();  // both start and wait
         auto later = spindle::spawn("later", [] {});
         seen = count_tasks();
         spindle_gdb_checkpoint();
-        stop = true;
+        sleeper.cancel();
+        joiner.join();
     });
     return seen == 3 ? 0 : 1;  // main (it yielded), the sleeper and the joiner have parked
 }

@@ -42,26 +42,30 @@ bool has(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
+// sleep_until_cancelled() is a wait that no timer ends while the test looks at it.
+void sleep_until_cancelled() {
+    try {
+        spindle::this_fiber::sleep_for(24h);
+    } catch (const spindle::cancelled&) {
+    }
+}
+
 }  // namespace
 
 TEST_CASE("dump_tasks: every task with its state, wait, spawn site and stack") {
-    std::atomic<bool> stop{false};
     std::string text;
     int sleeper_line = 0, main_line = 0;
     spindle::scheduler idle;  // made, never run: its tasks are listed as not started
     auto queued = idle.spawn("queued", [] {});
     spindle::scheduler s;
     main_line = __LINE__; auto main = s.spawn("main", [&] {
-        sleeper_line = __LINE__; auto sleeper = spindle::spawn("sleeper", [&] {
-            while (!stop) spindle::this_fiber::sleep_for(1ms);
-        });
-        auto joiner = spindle::spawn("joiner", [sleeper = std::move(sleeper)]() mutable {
-            sleeper.join();
-        });
+        sleeper_line = __LINE__; auto sleeper = spindle::spawn("sleeper", sleep_until_cancelled);
+        auto joiner = spindle::spawn("joiner", [&sleeper] { sleeper.join(); });
         spindle::this_fiber::yield();  // both start and wait
         auto later = spindle::spawn([] {});
         text = dumped();
-        stop = true;
+        sleeper.cancel();
+        joiner.join();
     });
     s.run();
     INFO(text);
@@ -95,13 +99,10 @@ TEST_CASE("dump signal: the signal writes the dump to stderr and the program goe
     const auto result = run_in_child([] {
         spindle::install_task_dump_signal(SIGQUIT);
         spindle::run([] {
-            std::atomic<bool> stop{false};
-            auto sleeper = spindle::spawn("sleeper", [&] {
-                while (!stop) spindle::this_fiber::sleep_for(1ms);
-            });
+            auto sleeper = spindle::spawn("sleeper", sleep_until_cancelled);
             spindle::this_fiber::yield();
             std::raise(SIGQUIT);
-            stop = true;
+            sleeper.cancel();
         });
         ::_exit(7);
     });

@@ -11,6 +11,10 @@
 #include <csignal>
 #include <cstdlib>
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+
 namespace spindle_test {
 
 // sanitizer_owns_fault_signals is true under AddressSanitizer and ThreadSanitizer, whose
@@ -28,6 +32,16 @@ inline constexpr bool sanitizer_owns_fault_signals = false;
 #else
 inline constexpr bool sanitizer_owns_fault_signals = false;
 #endif
+
+// under_valgrind() is true when Memcheck runs the test: it reports the faulting access as an
+// error and, with --error-exitcode, replaces the exit status of a child that survives it.
+inline bool under_valgrind() {
+#if __has_include(<valgrind/valgrind.h>)
+    return RUNNING_ON_VALGRIND;
+#else
+    return false;
+#endif
+}
 
 inline int* volatile null_pointer = nullptr;
 inline volatile int zero_divisor = 0;
