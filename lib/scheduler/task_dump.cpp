@@ -97,31 +97,9 @@ void write_frame(dump_writer& out, int index, std::uintptr_t address, bool named
     out.end_line();
 }
 
-void walk_frame_pointers(dump_writer& out, const task_record& task, bool named) noexcept;
-
-// write_stack() writes the frames of a suspended task, from the switch's saved frame outwards.
-// The walk is not instrumented: it reads another context's stack, whose frames
-// AddressSanitizer may have poisoned around their locals.
-void write_stack(dump_writer& out, const task_record& task, bool named) noexcept {
-    if (!task.started || task.status == task_status::running || !task.control) return;
-    const context_record& park = task.park;
-    if (!park.continuation) {
-        out.text("      (this context switch saves no frame to start a backtrace from)").end_line();
-        return;
-    }
-    write_frame(out, 0, reinterpret_cast<std::uintptr_t>(park.continuation), named);
-#if SPINDLE_VALGRIND
-    // Where rbp is no frame pointer, a link may be a stack slot never written: Memcheck would
-    // report the walk's comparisons of it, which are harmless (each link is bounds-checked).
-    VALGRIND_DISABLE_ERROR_REPORTING;
-#endif
-    walk_frame_pointers(out, task, named);
-#if SPINDLE_VALGRIND
-    VALGRIND_ENABLE_ERROR_REPORTING;
-#endif
-}
-
-// walk_frame_pointers() writes the frames after the saved one, up the frame-pointer chain.
+// walk_frame_pointers() writes the frames after the saved one, up the frame-pointer chain. Not
+// instrumented: it reads another context's stack, whose frames AddressSanitizer may have
+// poisoned around their locals.
 __attribute__((no_sanitize("address", "thread"))) void walk_frame_pointers(
     dump_writer& out, const task_record& task, bool named) noexcept {
     const context_record& park = task.park;
@@ -140,6 +118,26 @@ __attribute__((no_sanitize("address", "thread"))) void walk_frame_pointers(
         if (caller_frame <= frame_pointer) break;
         frame_pointer = caller_frame;
     }
+}
+
+// write_stack() writes the frames of a suspended task, from the switch's saved frame outwards.
+void write_stack(dump_writer& out, const task_record& task, bool named) noexcept {
+    if (!task.started || task.status == task_status::running || !task.control) return;
+    const context_record& park = task.park;
+    if (!park.continuation) {
+        out.text("      (this context switch saves no frame to start a backtrace from)").end_line();
+        return;
+    }
+    write_frame(out, 0, reinterpret_cast<std::uintptr_t>(park.continuation), named);
+#if SPINDLE_VALGRIND
+    // Where rbp is no frame pointer, a link may be a stack slot never written: Memcheck would
+    // report the walk's comparisons of it, which are harmless (each link is bounds-checked).
+    VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
+    walk_frame_pointers(out, task, named);
+#if SPINDLE_VALGRIND
+    VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
 }
 
 void write_task(dump_writer& out, const task_record& task, bool named) noexcept {
