@@ -58,12 +58,13 @@ concept task_function = std::invocable<std::decay_t<F>&> &&
 
 // spawn_on() creates a task on `core` and queues it.
 template <class F>
-task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&& fn) {
+task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&& fn,
+                                spawn_site where) {
     using Function = std::decay_t<F>;
     using Result = task_result_t<F>;
     using Payload = task_payload<Function, Result>;
     task_record* record = create_task(core, sizeof(Payload), alignof(Payload),
-                                      payload_operations_for<Function, Result>, name);
+                                      payload_operations_for<Function, Result>, name, where);
     try {
         auto* payload = ::new (task_payload_of(record)) Payload(std::forward<F>(fn));
         set_task_result(record, static_cast<task_result_slot<Result>*>(payload));
@@ -156,17 +157,21 @@ public:
 
     // spawn() creates a task that will run fn() and queues it; nothing runs until run() (or
     // until the task is joined from another task). Out of memory, it throws std::bad_alloc and
-    // changes nothing; everything a task needs later to be queued is taken here.
+    // changes nothing; everything a task needs later to be queued is taken here. `where`, the
+    // caller's file and line by default, is shown by crash reports and task dumps.
     template <class F>
         requires detail::task_function<F>
-    auto spawn(F&& fn) -> task<detail::task_result_t<F>> {
-        return detail::spawn_on(core_, {}, std::forward<F>(fn));
+    auto spawn(F&& fn, detail::spawn_site where = detail::spawn_site::current())
+        -> task<detail::task_result_t<F>> {
+        return detail::spawn_on(core_, {}, std::forward<F>(fn), where);
     }
     // spawn(name, fn) also names the task in deadlock messages (up to 31 bytes are kept).
     template <class F>
         requires detail::task_function<F>
-    auto spawn(std::string_view name, F&& fn) -> task<detail::task_result_t<F>> {
-        return detail::spawn_on(core_, name, std::forward<F>(fn));
+    auto spawn(std::string_view name, F&& fn,
+               detail::spawn_site where = detail::spawn_site::current())
+        -> task<detail::task_result_t<F>> {
+        return detail::spawn_on(core_, name, std::forward<F>(fn), where);
     }
 
     // run() runs tasks until every one has finished. Throws deadlock_error, naming each stuck
@@ -182,9 +187,10 @@ private:
 // every task has finished, and returns what fn returned or rethrows what it threw.
 template <class F>
     requires detail::task_function<F>
-auto run(F&& fn, scheduler_options options = {}) -> detail::task_result_t<F> {
+auto run(F&& fn, scheduler_options options = {},
+         detail::spawn_site where = detail::spawn_site::current()) -> detail::task_result_t<F> {
     scheduler s(options);
-    auto main = s.spawn("main", std::forward<F>(fn));
+    auto main = s.spawn("main", std::forward<F>(fn), where);
     s.run();
     return main.join();
 }
@@ -192,14 +198,17 @@ auto run(F&& fn, scheduler_options options = {}) -> detail::task_result_t<F> {
 // spawn() creates a task on the scheduler of the calling task; fiber_error outside any task.
 template <class F>
     requires detail::task_function<F>
-auto spawn(F&& fn) -> task<detail::task_result_t<F>> {
-    return detail::spawn_on(detail::calling_task_scheduler(), {}, std::forward<F>(fn));
+auto spawn(F&& fn, detail::spawn_site where = detail::spawn_site::current())
+    -> task<detail::task_result_t<F>> {
+    return detail::spawn_on(detail::calling_task_scheduler(), {}, std::forward<F>(fn), where);
 }
 // spawn(name, fn) also names the task.
 template <class F>
     requires detail::task_function<F>
-auto spawn(std::string_view name, F&& fn) -> task<detail::task_result_t<F>> {
-    return detail::spawn_on(detail::calling_task_scheduler(), name, std::forward<F>(fn));
+auto spawn(std::string_view name, F&& fn,
+           detail::spawn_site where = detail::spawn_site::current())
+    -> task<detail::task_result_t<F>> {
+    return detail::spawn_on(detail::calling_task_scheduler(), name, std::forward<F>(fn), where);
 }
 
 // gather_value_t is what gather() gives for a task<T>: T, or std::monostate for task<void>.

@@ -7,6 +7,7 @@
 #include <spindle/fiber.hpp>
 #include <spindle/generator.hpp>
 #include <spindle/scheduler.hpp>
+#include <spindle/debug.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/io.hpp>

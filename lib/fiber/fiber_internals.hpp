@@ -28,6 +28,18 @@ void append_decimal(char* buffer, std::size_t size, std::uint64_t value) noexcep
 // "generator 'name' (fiber N)".
 void describe_fiber(const fiber_control& control, char* buffer, std::size_t size) noexcept;
 
+// describe_fiber_chain() appends the innermost fiber's description and each fiber it runs
+// inside ("generator 'g' (fiber 7) inside task 2 'main'"), so that a fault in a generator names
+// the task it ran in; a chain longer than a few links is cut short but still ends at its
+// outermost fiber. With `with_origin`, the first fiber that knows where it was made (a task's
+// spawn site) adds " (spawned at file:line)". Allocates nothing: the fault handlers call it.
+void describe_fiber_chain(const fiber_control& innermost, char* buffer, std::size_t size,
+                          bool with_origin) noexcept;
+
+// write_text() writes all of a NUL-terminated text to a descriptor with write(2): safe in a
+// signal handler. Errors are ignored: there is nowhere left to report them.
+void write_text(int fd, const char* text) noexcept;
+
 // stop_process() writes "spindle: <what>; stopping the process" to stderr and aborts: for
 // faults that leave nothing to unwind to.
 [[noreturn]] void stop_process(const char* what) noexcept;
@@ -50,6 +62,8 @@ struct hosted_fiber {
     const char* name;          // NUL-terminated, at most 31 bytes kept
     context_record* resumer;   // where the fiber goes when its body ends
     fiber_control* parent;     // the fiber current again after it
+    const char* origin_file = nullptr;  // where it was made (a task's spawn site), for crash
+    std::uint32_t origin_line = 0;      // reports
 };
 
 // start_hosted_fiber() marks a created fiber as running under its host's control: it has no
@@ -64,6 +78,8 @@ inline void start_hosted_fiber(fiber_control* control, const hosted_fiber& how) 
     control->name[sizeof control->name - 1] = '\0';
     control->resumer = how.resumer;
     control->parent = how.parent;
+    control->origin_file = how.origin_file;
+    control->origin_line = how.origin_line;
     control->state = fiber_state::running;
 }
 
@@ -71,6 +87,12 @@ inline void start_hosted_fiber(fiber_control* control, const hosted_fiber& how) 
 // when a guarded fiber is created and at the first switch on each thread (a fiber may be
 // resumed on a thread other than the one that created it).
 void install_overflow_handler_for_thread() noexcept;
+// install_fault_handlers() installs, once per process, the handler of SIGSEGV, SIGBUS, SIGFPE,
+// SIGILL and SIGABRT that names the fiber or task a fault happened in (fault_report.cpp).
+void install_fault_handlers() noexcept;
+// report_overflow() writes the stack-overflow message and returns true when `address` (a
+// SIGSEGV's) lies in or just below the innermost running fiber's guard region.
+bool report_overflow(const void* address) noexcept;
 inline thread_local bool thread_reports_overflow = false;
 inline void install_overflow_handler() noexcept {
     if (!thread_reports_overflow) [[unlikely]] install_overflow_handler_for_thread();

@@ -1,5 +1,6 @@
 // scheduler: construction, run(), teardown, deadlock reports, and this_fiber.
 
+#include "scheduler/scheduler_registry.hpp"
 #include "scheduler/worker.hpp"
 
 #include <spindle/detail/deadline.hpp>
@@ -42,12 +43,15 @@ void scheduler_core::run() {
             "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
             "this thread); spawn a task instead");
     main_worker.enter();
+    runner = ::pthread_self();
+    running.store(true, std::memory_order_release);
     // When run() ends no task waits any more: the poller goes, with its registrations, so that
     // descriptors closed since then cannot leave stale ones behind for the next run().
     struct leave_on_exit {
         scheduler_core& core;
         ~leave_on_exit() {
             if (core.main_worker.outside_waits() == 0) core.drop_poller();
+            core.running.store(false, std::memory_order_release);
             core.main_worker.leave();
         }
     } guard{*this};
@@ -126,10 +130,12 @@ scheduler::scheduler(scheduler_options options) {
             "spindle: scheduler_options::threads > 1 (worker threads that steal tasks from each "
             "other) is not supported yet; use threads = 1");
     core_ = new detail::scheduler_core(options);
+    detail::register_scheduler(core_);
 }
 
 scheduler::~scheduler() {
     core_->teardown();
+    detail::unregister_scheduler(core_);
     delete core_;
 }
 

@@ -160,7 +160,7 @@ void throw_if_interrupted(task_record* task) {
 
 task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
                          std::size_t payload_alignment, const task_payload_operations& operations,
-                         std::string_view name) {
+                         std::string_view name, spawn_site where) {
     const std::size_t alignment = std::max(record_cache::line, payload_alignment);
     const std::size_t header =
         (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
@@ -183,6 +183,7 @@ task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
     task->allocation_size = size;
     task->allocation_alignment = alignment;
     task->id = scheduler->next_task_id++;
+    task->spawned_at = where;
     copy_name(task->name, name);
     return task;
 }

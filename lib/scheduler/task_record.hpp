@@ -84,6 +84,7 @@ struct task_record {
     std::size_t timer_slot = no_timer_slot;  // index in the timer heap, or no_timer_slot
 
     std::uint64_t id = 0;
+    spawn_site spawned_at;  // the caller of spawn(), for crash reports and task dumps
     std::size_t allocation_size = 0;
     std::size_t allocation_alignment = 0;
     char name[32];  // set by create_task(); not zeroed here, zeroing it all costs a `rep stos`

@@ -112,7 +112,9 @@ bool worker::prepare(task_record* task) noexcept {
                                      .number = task->id,
                                      .name = task->name,
                                      .resumer = &loop_,
-                                     .parent = loop_control_});
+                                     .parent = loop_control_,
+                                     .origin_file = task->spawned_at.file,
+                                     .origin_line = task->spawned_at.line});
         task->control = control;
         return true;
     } catch (...) {

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <pthread.h>
 #include <string>
 
 namespace spindle::detail {
@@ -175,6 +176,16 @@ struct scheduler_core {
     std::size_t live_count = 0;
     std::uint64_t next_task_id = 1;
     const std::uint64_t serial;  // this scheduler's number in the process, for task_key
+
+    // Links in the process's list of schedulers (scheduler_registry.hpp), which task dumps and
+    // the gdb extension walk.
+    scheduler_core* registry_previous = nullptr;
+    scheduler_core* registry_next = nullptr;
+    // runner is the thread in run(), valid while `running` is true: a task dump reads only the
+    // tasks of schedulers on its own thread or stopped, and asks a runner elsewhere to dump its
+    // own (task_dump_signal.cpp).
+    pthread_t runner{};
+    std::atomic<bool> running{false};
 
 private:
     std::unique_ptr<poller> poller_;

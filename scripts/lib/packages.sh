@@ -21,6 +21,7 @@ SPINDLE_TEST_PACKAGES=(
     valgrind                                  # the Valgrind configuration (and valgrind.h)
     g++-aarch64-linux-gnu qemu-user           # the AArch64 cross build and its test runs
     cmake                                     # the CMake consumers of the package configuration
+    gdb                                       # scripts/check-gdb (the gdb extension)
     python3-matplotlib                        # benchmark plots (scripts/bench-generators)
 )
 

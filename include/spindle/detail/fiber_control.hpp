@@ -59,6 +59,8 @@ struct fiber_control {
     void* body = nullptr;
     stack_memory stack;
     std::uint64_t id = 0;
+    const char* origin_file = nullptr;  // where the layer above made it (a task's spawn site),
+    std::uint32_t origin_line = 0;      // for crash reports; none for a plain fiber
     char name[32];                      // set_name(); name[0] is zeroed on creation
 };
 

@@ -27,6 +27,19 @@ SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::detail {
 
+// spawn_site is where a task was spawned, for crash reports, task dumps and the gdb extension.
+// current() is called in a default argument, so the builtins name the caller's line, as
+// std::source_location::current() would (which clang 14 with libstdc++ 12 does not have).
+struct spawn_site {
+    const char* file = nullptr;
+    std::uint32_t line = 0;
+
+    static constexpr spawn_site current(const char* file = __builtin_FILE(),
+                                        std::uint32_t line = __builtin_LINE()) noexcept {
+        return {file, line};
+    }
+};
+
 // task_payload_operations is what the library may do with a payload of unknown type.
 struct task_payload_operations {
     void (*run)(void* payload);                        // call the function, keep its result
@@ -80,7 +93,7 @@ inline constexpr task_payload_operations payload_operations_for{
 // schedule_task()s it or discard_task()s it.
 task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
                          std::size_t payload_alignment, const task_payload_operations& operations,
-                         std::string_view name);
+                         std::string_view name, spawn_site where);
 void* task_payload_of(task_record* task) noexcept;
 void set_task_result(task_record* task, void* result_slot) noexcept;
 void discard_task(task_record* task) noexcept;
