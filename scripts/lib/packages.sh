@@ -8,6 +8,7 @@ SPINDLE_PACKAGES=(
     libboost-context-dev                      # the Boost.Context backend and the switch peers
     libboost-fiber-dev libboost-coroutine-dev # benchmark peers
     doctest-dev libbenchmark-dev              # tests and benchmarks
+    doxygen                                   # the API reference (scripts/check-api-docs)
     valgrind                                  # the Valgrind configuration (and valgrind.h)
     g++-aarch64-linux-gnu qemu-user           # the AArch64 cross build and its test runs
     python3-matplotlib                        # benchmark plots
