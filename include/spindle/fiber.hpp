@@ -20,12 +20,26 @@
 #include <utility>
 
 // The switch is inlined into resume() and suspend() when the library uses the hand-written
-// switch and is not built with a sanitizer (which must see every switch through the library's
-// annotated path). The choice follows the library's build alone, never the including
-// translation unit's flags, so every inline function has one body in the whole program. (A
-// sanitized program linked with an unsanitized library gains nothing from the annotated path:
-// the library's annotations compile to nothing there.)
-#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS
+// switch, is not built with a sanitizer, and the including translation unit is not compiled with
+// AddressSanitizer or ThreadSanitizer. A sanitizer must see every switch: the library's annotated
+// path tells it, from an ordinary library build too (the library calls the sanitizer's hooks when
+// the program has its runtime; lib/context/sanitizers.hpp). So a program built with
+// -fsanitize=address or -fsanitize=thread works against the installed, unsanitized library,
+// provided every translation unit that includes spindle is compiled with the same flag: the
+// inline functions that differ (resume(), suspend() and the generator's switches) must have one
+// body in the program, and the library itself defines none of them (scripts/test checks).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SPINDLE_SANITIZED_TRANSLATION_UNIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SPINDLE_SANITIZED_TRANSLATION_UNIT 1
+#endif
+#endif
+#ifndef SPINDLE_SANITIZED_TRANSLATION_UNIT
+#define SPINDLE_SANITIZED_TRANSLATION_UNIT 0
+#endif
+
+#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS && !SPINDLE_SANITIZED_TRANSLATION_UNIT
 #define SPINDLE_INLINE_FIBER_SWITCH 1
 #else
 #define SPINDLE_INLINE_FIBER_SWITCH 0
