@@ -21,12 +21,26 @@
 #include <utility>
 
 // The switch is inlined into resume() and suspend() when the library uses the hand-written
-// switch and is not built with a sanitizer (which must see every switch through the library's
-// annotated path). The choice follows the library's build alone, never the including
-// translation unit's flags, so every inline function has one body in the whole program. (A
-// sanitized program linked with an unsanitized library gains nothing from the annotated path:
-// the library's annotations compile to nothing there.)
-#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS
+// switch, is not built with a sanitizer, and the including translation unit is not compiled with
+// AddressSanitizer or ThreadSanitizer. A sanitizer must see every switch: the library's annotated
+// path tells it, from an ordinary library build too (the library calls the sanitizer's hooks when
+// the program has its runtime; lib/context/sanitizers.hpp). So a program built with
+// -fsanitize=address or -fsanitize=thread works against the installed, unsanitized library,
+// provided every translation unit that includes spindle is compiled with the same flag: the
+// inline functions that differ (resume(), suspend() and the generator's switches) must have one
+// body in the program, and the library itself defines none of them (scripts/test checks).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SPINDLE_SANITIZED_TRANSLATION_UNIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SPINDLE_SANITIZED_TRANSLATION_UNIT 1
+#endif
+#endif
+#ifndef SPINDLE_SANITIZED_TRANSLATION_UNIT
+#define SPINDLE_SANITIZED_TRANSLATION_UNIT 0
+#endif
+
+#if SPINDLE_CONTEXT_INLINE && !SPINDLE_BUILT_WITH_SANITIZERS && !SPINDLE_SANITIZED_TRANSLATION_UNIT
 #define SPINDLE_INLINE_FIBER_SWITCH 1
 #else
 #define SPINDLE_INLINE_FIBER_SWITCH 0
@@ -40,8 +54,8 @@ class fiber;
 
 namespace detail {
 
-// forced_unwind is what a suspended fiber sees thrown from its suspension point when it is
-// destroyed, reassigned or closed. A `catch (...)` that sees it must rethrow it.
+/// forced_unwind is what a suspended fiber sees thrown from its suspension point when it is
+/// destroyed, reassigned or closed. A `catch (...)` that sees it must rethrow it.
 struct forced_unwind {};
 
 template <class Body>
@@ -50,8 +64,8 @@ inline constexpr body_operations body_operations_for{
     [](void* body) noexcept { static_cast<Body*>(body)->~Body(); },
 };
 
-// create_fiber() takes a stack and lays out the control block and room for the body at its top;
-// abandon_fiber() gives back one whose body could not be constructed.
+/// create_fiber() takes a stack and lays out the control block and room for the body at its top;
+/// abandon_fiber() gives back one whose body could not be constructed.
 fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
                             std::size_t body_alignment, const body_operations& operations);
 void abandon_fiber(fiber_control* control) noexcept;
@@ -65,32 +79,32 @@ inline void set_owner(fiber_control* control, fiber* owner) noexcept { control->
 void resume_annotated(fiber_control* control) noexcept;
 void suspend_annotated(fiber_control* control) noexcept;
 
-// unwind_outcome says how a suspended fiber took an unwind request.
+/// unwind_outcome says how a suspended fiber took an unwind request.
 enum class unwind_outcome {
     unwound,          // it finished (or had never started)
     ignored_return,   // the body swallowed forced_unwind and returned normally
     ignored_suspend,  // the body swallowed forced_unwind and suspended again
 };
 
-// fiber_access is the door for layers above fiber (generator, scheduler) to reach what users
-// should not: unwinding with a report instead of a stop.
+/// fiber_access is the door for layers above fiber (generator, scheduler) to reach what users
+/// should not: unwinding with a report instead of a stop.
 struct fiber_access {
-    // unwind() unwinds a suspended fiber from its suspension point. An exception other than
-    // forced_unwind that escapes the body while unwinding is rethrown.
+    /// unwind() unwinds a suspended fiber from its suspension point. An exception other than
+    /// forced_unwind that escapes the body while unwinding is rethrown.
     static unwind_outcome unwind(fiber& f);
     static fiber_control* control(const fiber& f) noexcept;
 };
 
 }  // namespace detail
 
-// fiber is a move-only handle to a stackful coroutine.
+/// fiber is a move-only handle to a stackful coroutine.
 class fiber {
 public:
-    // fiber() makes an empty fiber: it holds no body and is done().
+    /// fiber() makes an empty fiber: it holds no body and is done().
     fiber() noexcept = default;
 
-    // fiber(body, options) makes a fiber that will run body() on a stack of its own when first
-    // resumed. Nothing runs yet.
+    /// fiber(body, options) makes a fiber that will run body() on a stack of its own when first
+    /// resumed. Nothing runs yet.
     template <class F>
         requires(!std::same_as<std::remove_cvref_t<F>, fiber> &&
                  std::invocable<std::decay_t<F>&>)
@@ -107,38 +121,40 @@ public:
         detail::set_owner(control_, this);
     }
 
+    /// fiber(other) takes other's fiber, leaving other empty.
     fiber(fiber&& other) noexcept;
-    // operator=() unwinds the fiber this one held, if it was suspended, before taking other's.
+    /// operator=() unwinds the fiber this one held, if it was suspended, before taking other's.
     fiber& operator=(fiber&& other) noexcept;
-    // ~fiber() unwinds a suspended fiber first: destructors on its stack run.
+    /// ~fiber() unwinds a suspended fiber first: destructors on its stack run.
     ~fiber();
 
-    // resume() runs the fiber until its body suspends or returns. An exception that escapes the
-    // body is rethrown here, and the fiber is then done. Throws fiber_error on an empty or
-    // finished fiber, and on one that is running (itself, or one of those that resumed it).
+    /// resume() runs the fiber until its body suspends or returns. An exception that escapes the
+    /// body is rethrown here, and the fiber is then done. Throws fiber_error on an empty or
+    /// finished fiber, and on one that is running (itself, or one of those that resumed it).
     void resume();
 
-    // done() tells whether the body has returned or thrown (an empty fiber is done).
+    /// done() tells whether the body has returned or thrown (an empty fiber is done).
     bool done() const noexcept;
+    /// operator bool() is !done(): whether the fiber can still be resumed.
     explicit operator bool() const noexcept { return !done(); }
 
-    // id() is a number unique to this fiber within the process (0 for an empty fiber).
+    /// id() is a number unique to this fiber within the process (0 for an empty fiber).
     std::uint64_t id() const noexcept;
-    // set_name() names the fiber in error messages (such as a stack overflow, which reads
-    // "fiber N 'name'" with N its id(), and names the fibers or task it runs inside); up to 31
-    // bytes are kept.
+    /// set_name() names the fiber in error messages (such as a stack overflow, which reads
+    /// "fiber N 'name'" with N its id(), and names the fibers or task it runs inside); up to 31
+    /// bytes are kept.
     void set_name(std::string_view name);
-    // name() is the name set_name() gave, or empty.
+    /// name() is the name set_name() gave, or empty.
     std::string_view name() const noexcept;
 
-    // suspend() returns from inside a fiber to whoever called resume(). Throws fiber_error
-    // outside any fiber, and where the innermost running fiber has no fiber handle because the
-    // layer that made it runs it itself (a scheduled task, which gives up the thread with
-    // this_fiber::yield()).
+    /// suspend() returns from inside a fiber to whoever called resume(). Throws fiber_error
+    /// outside any fiber, and where the innermost running fiber has no fiber handle because the
+    /// layer that made it runs it itself (a scheduled task, which gives up the thread with
+    /// this_fiber::yield()).
     static void suspend();
 
-    // current() is the innermost running fiber, or nullptr (also inside a scheduled task that
-    // runs no fiber of its own).
+    /// current() is the innermost running fiber, or nullptr (also inside a scheduled task that
+    /// runs no fiber of its own).
     static fiber* current() noexcept;
 
 private:
@@ -150,8 +166,8 @@ private:
 
 namespace detail {
 
-// resume_checked_fiber() is resume() after its misuse checks, for layers that made them (the
-// control is a created or suspended fiber).
+/// resume_checked_fiber() is resume() after its misuse checks, for layers that made them (the
+/// control is a created or suspended fiber).
 inline void resume_checked_fiber(fiber_control* control) {
 #if SPINDLE_INLINE_FIBER_SWITCH
     enter_fiber(control);
@@ -162,8 +178,8 @@ inline void resume_checked_fiber(fiber_control* control) {
         rethrow_escaped(control);
 }
 
-// suspend_checked_fiber() is suspend() after its misuse checks (the control is the running
-// fiber, not a task).
+/// suspend_checked_fiber() is suspend() after its misuse checks (the control is the running
+/// fiber, not a task).
 inline void suspend_checked_fiber(fiber_control* control) {
 #if SPINDLE_INLINE_FIBER_SWITCH
     leave_fiber(control);

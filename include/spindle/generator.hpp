@@ -37,9 +37,9 @@ inline constexpr bool is_generator = false;
 template <class Y, class S, class R>
 inline constexpr bool is_generator<generator<Y, S, R>> = true;
 
-// can_delegate says whether a generator<Y, S> can `yield from` a generator<Y2, S2>: it must be
-// able to yield what the other yields, and to pass on what is sent to it (when both take sends;
-// a value sent while delegating to a generator that takes none resumes it as next() does).
+/// can_delegate says whether a generator<Y, S> can `yield from` a generator<Y2, S2>: it must be
+/// able to yield what the other yields, and to pass on what is sent to it (when both take sends;
+/// a value sent while delegating to a generator that takes none resumes it as next() does).
 template <class Y, class Y2, class S, class S2>
 concept can_delegate = ((std::is_void_v<Y> && std::is_void_v<Y2>) ||
                         (!std::is_void_v<Y> && !std::is_void_v<Y2> &&
@@ -48,51 +48,54 @@ concept can_delegate = ((std::is_void_v<Y> && std::is_void_v<Y2>) ||
 
 }  // namespace detail
 
-// yielder is the body's handle on its generator: calling it yields.
+/// yielder is the body's handle on its generator: calling it yields.
 template <class Y, class S = void>
 class yielder {
     static_assert(std::is_void_v<S> || std::is_object_v<S>,
                   "a generator's send type must be void or an object type");
 
 public:
-    // result_type is what a yield returns: the value sent with send(), std::nullopt when resumed
-    // by next() or iteration; void when S is void.
+    /// result_type is what a yield returns: the value sent with send(), std::nullopt when resumed
+    /// by next() or iteration; void when S is void.
     using result_type = detail::yield_result<S>;
 
     yielder(const yielder&) = delete;
     yielder& operator=(const yielder&) = delete;
 
-    // operator()(value) suspends the generator and hands the consumer a reference to value, valid
-    // until the consumer resumes the generator. An rvalue is not copied; an lvalue is copied
-    // once when Y is a value type (make Y a reference type to yield lvalues without a copy).
+    /// operator()(value) suspends the generator and hands the consumer a reference to value, valid
+    /// until the consumer resumes the generator. An rvalue is not copied; an lvalue is copied
+    /// once when Y is a value type (make Y a reference type to yield lvalues without a copy).
     result_type operator()(detail::yielded_object<Y>&& value)
         requires std::is_object_v<Y>
     {
         return suspend_with(std::addressof(value));
     }
+    /// operator()(value), given an lvalue of a value type Y, yields a copy of it.
     result_type operator()(const detail::yielded_object<Y>& value)
         requires std::is_object_v<Y>
     {
         detail::yielded_object<Y> copy(value);
         return suspend_with(std::addressof(copy));
     }
+    /// operator()(value), when Y is a reference type, yields a reference to value (no copy).
     result_type operator()(std::conditional_t<std::is_reference_v<Y>, Y, detail::not_a_parameter<2>> value)
         requires std::is_reference_v<Y>
     {
         return suspend_with(std::addressof(value));
     }
+    /// operator()() yields no value, when Y is void: it only suspends.
     result_type operator()()
         requires std::is_void_v<Y>
     {
         return suspend_with(&detail::no_object);
     }
 
-    // from(sub) is Python's `yield from sub`: it yields what sub yields (without copying when
-    // the types match), forwards send(), raise() and close() to sub, and returns sub's result.
-    // A sub that has already finished yields nothing, and from() at once gives: its result if
-    // it returned one (also through close()); fiber_error if it has none (it was closed, or
-    // ended by an exception) and R2 is not void; nothing when R2 is void. (Python evaluates
-    // `yield from` of a finished generator to None; spindle's results are typed.)
+    /// from(sub) is Python's `yield from sub`: it yields what sub yields (without copying when
+    /// the types match), forwards send(), raise() and close() to sub, and returns sub's result.
+    /// A sub that has already finished yields nothing, and from() at once gives: its result if
+    /// it returned one (also through close()); fiber_error if it has none (it was closed, or
+    /// ended by an exception) and R2 is not void; nothing when R2 is void. (Python evaluates
+    /// `yield from` of a finished generator to None; spindle's results are typed.)
     template <class Y2, class S2, class R2>
         requires detail::can_delegate<Y, Y2, S, S2>
     R2 from(generator<Y2, S2, R2>& sub) {
@@ -104,6 +107,7 @@ public:
                 return std::move(sub.result());
         }
     }
+    /// from(std::move(sub)) delegates to a temporary generator, as from(sub) does.
     template <class Y2, class S2, class R2>
         requires detail::can_delegate<Y, Y2, S, S2>
     R2 from(generator<Y2, S2, R2>&& sub) {
@@ -111,8 +115,8 @@ public:
         if constexpr (!std::is_void_v<R2>) return std::move(sub.result());
     }
 
-    // from(range) is Python's `yield from iterable` for any input range: it yields each element.
-    // A value sent meanwhile has nowhere to go and throws fiber_error here, as Python raises.
+    /// from(range) is Python's `yield from iterable` for any input range: it yields each element.
+    /// A value sent meanwhile has nowhere to go and throws fiber_error here, as Python raises.
     template <std::ranges::input_range Range>
         requires(!std::is_void_v<Y> && !detail::is_generator<std::remove_cvref_t<Range>> &&
                  std::convertible_to<std::ranges::range_reference_t<Range>, Y>)
@@ -156,7 +160,7 @@ private:
         }
     }
 
-    // delegate_to() runs PEP 380's expansion of `yield from sub` up to sub's end.
+    /// delegate_to() runs PEP 380's expansion of `yield from sub` up to sub's end.
     template <class Y2, class S2, class R2>
     void delegate_to(generator<Y2, S2, R2>& sub) {
         check_inside_body();
@@ -192,7 +196,7 @@ private:
     detail::generator_channel<Y, S>* channel_;
 };
 
-// generator is a move-only handle on a stackful generator; see the header comment.
+/// generator is a move-only handle on a stackful generator; see the header comment.
 template <class Y, class S, class R>
 class generator {
     static_assert(std::is_void_v<R> || std::is_object_v<R>,
@@ -200,19 +204,19 @@ class generator {
     using state_type = detail::generator_state<Y, S, R>;
 
 public:
-    // value_type is the type of the values next() returns (void when Y is void).
+    /// value_type is the type of the values next() returns (void when Y is void).
     using value_type = std::remove_cvref_t<Y>;
-    // reference is what *it gives: the yielded object itself.
+    /// reference is what *it gives: the yielded object itself.
     using reference = std::conditional_t<std::is_reference_v<Y>, Y,
                                          std::add_lvalue_reference_t<detail::yielded_object<Y>>>;
-    // next_result is what next/send/raise return: the next value or std::nullopt at the end;
-    // when Y is void, true when the body suspended at a yield.
+    /// next_result is what next/send/raise return: the next value or std::nullopt at the end;
+    /// when Y is void, true when the body suspended at a yield.
     using next_result = std::conditional_t<std::is_void_v<Y>, bool, std::optional<value_type>>;
 
     class iterator;
 
-    // generator(body, options) makes a generator that runs body(yielder) on a fiber with the
-    // given stack. Nothing runs yet (lazy start).
+    /// generator(body, options) makes a generator that runs body(yielder) on a fiber with the
+    /// given stack. Nothing runs yet (lazy start).
     template <class F>
         requires(!std::same_as<std::remove_cvref_t<F>, generator> &&
                  std::invocable<std::decay_t<F>&, yielder<Y, S>&> &&
@@ -233,8 +237,9 @@ public:
         detail::label_generator_body(*state_);
     }
 
+    /// generator(other) takes other's generator, leaving other empty (and done()).
     generator(generator&& other) noexcept = default;
-    // operator=() closes the generator this one held, as the destructor does.
+    /// operator=() closes the generator this one held, as the destructor does.
     generator& operator=(generator&& other) noexcept {
         if (this != &other) {
             release();
@@ -242,21 +247,21 @@ public:
         }
         return *this;
     }
-    // ~generator() closes a suspended generator: the body unwinds from its yield.
+    /// ~generator() closes a suspended generator: the body unwinds from its yield.
     ~generator() { release(); }
 
-    // next() is Python's next(g): it runs the body to its next yield and moves the yielded
-    // object out (copies it, for a reference Y); std::nullopt once the body has finished.
-    // next/send/raise/close throw fiber_error while the generator is running: from inside its
-    // own body (or a generator or task that body runs), or from another task while one is
-    // parked inside the body (Python: "generator already executing").
+    /// next() is Python's next(g): it runs the body to its next yield and moves the yielded
+    /// object out (copies it, for a reference Y); std::nullopt once the body has finished.
+    /// next/send/raise/close throw fiber_error while the generator is running: from inside its
+    /// own body (or a generator or task that body runs), or from another task while one is
+    /// parked inside the body (Python: "generator already executing").
     next_result next() {
         advance();
         return take();
     }
 
-    // send() is Python's g.send(value): the suspended yield returns value. Throws fiber_error
-    // when the generator has not started (prime it with next()).
+    /// send() is Python's g.send(value): the suspended yield returns value. Throws fiber_error
+    /// when the generator has not started (prime it with next()).
     next_result send(detail::sent_value<S> value)
         requires(!std::is_void_v<S>)
     {
@@ -264,32 +269,33 @@ public:
         return take();
     }
 
-    // raise() is Python's g.throw(e): e is thrown from the suspended yield. A generator that has
-    // not started never runs (e is thrown from here and the generator is finished); a finished
-    // one throws e from here.
+    /// raise() is Python's g.throw(e): e is thrown from the suspended yield. A generator that has
+    /// not started never runs (e is thrown from here and the generator is finished); a finished
+    /// one throws e from here.
     next_result raise(std::exception_ptr e) {
         advance_raising(std::move(e));
         return take();
     }
+    /// raise(e) is raise(std::make_exception_ptr(e)).
     template <class E>
         requires(!std::same_as<std::remove_cvref_t<E>, std::exception_ptr>)
     next_result raise(E e) {
         return raise(std::make_exception_ptr(std::move(e)));
     }
 
-    // close() is Python's g.close(): a suspended body unwinds from its yield (destructors run).
-    // Throws fiber_error if the body caught the unwinding and yielded again; the generator then
-    // stays suspended at that yield, and a later next/send/raise resumes it there normally (as
-    // CPython does after "generator ignored GeneratorExit"), a later close() unwinds it again.
-    // An exception the body throws while unwinding propagates. Idempotent.
+    /// close() is Python's g.close(): a suspended body unwinds from its yield (destructors run).
+    /// Throws fiber_error if the body caught the unwinding and yielded again; the generator then
+    /// stays suspended at that yield, and a later next/send/raise resumes it there normally (as
+    /// CPython does after "generator ignored GeneratorExit"), a later close() unwinds it again.
+    /// An exception the body throws while unwinding propagates. Idempotent.
     void close() {
         if (state_) detail::close_generator(*state_);
     }
 
-    // done() tells whether the body has finished (returned, thrown, or been closed).
+    /// done() tells whether the body has finished (returned, thrown, or been closed).
     bool done() const noexcept { return !state_ || state_->finished; }
 
-    // result() is the body's return value; fiber_error until the body has returned.
+    /// result() is the body's return value; fiber_error until the body has returned.
     std::add_lvalue_reference_t<R> result()
         requires(!std::is_void_v<R>)
     {
@@ -298,15 +304,15 @@ public:
         return *state_->result.value;
     }
 
-    // begin() runs the body to its next yield, as next() does, and returns an iterator on the
-    // yielded object.
+    /// begin() runs the body to its next yield, as next() does, and returns an iterator on the
+    /// yielded object.
     iterator begin()
         requires(!std::is_void_v<Y>)
     {
         advance();
         return iterator(this);
     }
-    // end() is the sentinel an iterator equals once the body has finished.
+    /// end() is the sentinel an iterator equals once the body has finished.
     std::default_sentinel_t end() const noexcept
         requires(!std::is_void_v<Y>)
     {
@@ -348,7 +354,7 @@ private:
         detail::resume_generator(*state_);
     }
 
-    // yielded() is the object the suspended body yielded, for the consumer to take.
+    /// yielded() is the object the suspended body yielded, for the consumer to take.
     detail::yielded_reference<Y> yielded() const noexcept {
         return static_cast<detail::yielded_reference<Y>>(*state_->yielded);
     }
@@ -372,34 +378,36 @@ private:
     std::unique_ptr<state_type> state_;
 };
 
-// generator::iterator is the input iterator begin() returns; *it is the yielded object itself.
-// It refers to the generator object that made it: moving that object invalidates it.
+/// generator::iterator is the input iterator begin() returns; *it is the yielded object itself.
+/// It refers to the generator object that made it: moving that object invalidates it.
 template <class Y, class S, class R>
 class generator<Y, S, R>::iterator {
 public:
-    using iterator_concept = std::input_iterator_tag;
-    using value_type = generator::value_type;
-    using difference_type = std::ptrdiff_t;
-    using reference = generator::reference;
+    using iterator_concept = std::input_iterator_tag;  ///< an input iterator: one pass
+    using value_type = generator::value_type;          ///< what the body yields, unqualified
+    using difference_type = std::ptrdiff_t;            ///< required of an iterator; unused
+    using reference = generator::reference;            ///< what *it gives
 
+    /// iterator() makes an iterator that equals end().
     iterator() noexcept = default;
 
-    // operator*() is the object the body yielded, valid until the generator is resumed. Throws
-    // fiber_error when the iterator equals end() (the body has finished, so there is no object)
-    // or was default-constructed: always, since the check folds into the loop's own end test.
+    /// operator*() is the object the body yielded, valid until the generator is resumed. Throws
+    /// fiber_error when the iterator equals end() (the body has finished, so there is no object)
+    /// or was default-constructed: always, since the check folds into the loop's own end test.
     reference operator*() const {
         return static_cast<reference>(*checked_yielded());
     }
-    // operator->() is the address of the object the body yielded; fiber_error as operator*().
+    /// operator->() is the address of the object the body yielded; fiber_error as operator*().
     std::add_pointer_t<reference> operator->() const { return checked_yielded(); }
-    // operator++() runs the body to its next yield.
+    /// operator++() runs the body to its next yield.
     iterator& operator++() {
         generator_->advance();
         return *this;
     }
+    /// operator++(int) is ++it (an input iterator keeps no copy of the old position).
     void operator++(int) { ++*this; }
 
-    // operator==(it, default_sentinel) tells whether the body has finished.
+    /// operator==(it, default_sentinel) tells whether the body has finished.
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
         return !it.generator_ || it.generator_->done();
     }
@@ -408,10 +416,10 @@ private:
     friend class generator;
     explicit iterator(generator* owner) noexcept : generator_(owner) {}
 
-    // checked_yielded() tests the yielded pointer, which the body's end clears, rather than
-    // done(): the resume before it tested the same pointer, so once inlined the compiler drops
-    // this test (the flat loop's instruction count is unchanged; testing done() cost 9 more
-    // per element). Whether the generator was moved from is not tested: that cost 8 more.
+    /// checked_yielded() tests the yielded pointer, which the body's end clears, rather than
+    /// done(): the resume before it tested the same pointer, so once inlined the compiler drops
+    /// this test (the flat loop's instruction count is unchanged; testing done() cost 9 more
+    /// per element). Whether the generator was moved from is not tested: that cost 8 more.
     detail::yielded_object<Y>* checked_yielded() const {
         detail::yielded_object<Y>* object = nullptr;
         if (generator_) [[likely]]

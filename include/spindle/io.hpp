@@ -52,62 +52,63 @@ SPINDLE_EXPORTS_BEGIN
 
 namespace spindle::io {
 
-// clock is the clock of every io deadline: the scheduler's timers run on it.
+/// clock is the clock of every io deadline: the scheduler's timers run on it.
 using clock = std::chrono::steady_clock;
 
-// wait_readable() suspends the calling task until `fd` is readable (or at end of file, hung up,
-// or in error: whatever a read would then report without blocking). Throws std::system_error
-// with EBADF when the descriptor is closed with io::close() while it waits.
+/// wait_readable() suspends the calling task until `fd` is readable (or at end of file, hung up,
+/// or in error: whatever a read would then report without blocking). Throws std::system_error
+/// with EBADF when the descriptor is closed with io::close() while it waits.
 void wait_readable(int fd);
-// wait_writable() suspends the calling task until `fd` is writable (or hung up, or in error).
+/// wait_writable() suspends the calling task until `fd` is writable (or hung up, or in error).
 void wait_writable(int fd);
-// wait_readable(fd, deadline) is wait_readable(fd) that gives up at `deadline`: true when the
-// descriptor is ready, false when the deadline passed first.
+/// wait_readable(fd, deadline) is wait_readable(fd) that gives up at `deadline`: true when the
+/// descriptor is ready, false when the deadline passed first.
 bool wait_readable(int fd, clock::time_point deadline);
-// wait_writable(fd, deadline) is wait_writable(fd) that gives up at `deadline`.
+/// wait_writable(fd, deadline) is wait_writable(fd) that gives up at `deadline`.
 bool wait_writable(int fd, clock::time_point deadline);
-// wait_readable(fd, timeout) waits at most `timeout` (rounded up, never shorter).
+/// wait_readable(fd, timeout) waits at most `timeout` (rounded up, never shorter).
 template <class Rep, class Period>
 bool wait_readable(int fd, std::chrono::duration<Rep, Period> timeout) {
     return wait_readable(fd, detail::deadline_after(timeout));
 }
-// wait_writable(fd, timeout) waits at most `timeout` (rounded up, never shorter).
+/// wait_writable(fd, timeout) waits at most `timeout` (rounded up, never shorter).
 template <class Rep, class Period>
 bool wait_writable(int fd, std::chrono::duration<Rep, Period> timeout) {
     return wait_writable(fd, detail::deadline_after(timeout));
 }
 
-// read() is read(2).
+/// read() is read(2).
 ssize_t read(int fd, void* buffer, std::size_t size);
-// write() is write(2): it returns after the first successful write, which may be partial. In a
-// task, on a socket, it sends with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE
-// (outside any task it is plain write(2)).
+/// write() is write(2): it returns after the first successful write, which may be partial. In a
+/// task, on a socket, it sends with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE
+/// (outside any task it is plain write(2)).
 ssize_t write(int fd, const void* buffer, std::size_t size);
-// readv() is readv(2).
+/// readv() is readv(2).
 ssize_t readv(int fd, const iovec* vectors, int count);
-// writev() is writev(2) (sendmsg(2) with MSG_NOSIGNAL on a socket in a task, as write()).
+/// writev() is writev(2) (sendmsg(2) with MSG_NOSIGNAL on a socket in a task, as write()).
 ssize_t writev(int fd, const iovec* vectors, int count);
-// recv() is recv(2).
+/// recv() is recv(2).
 ssize_t recv(int fd, void* buffer, std::size_t size, int flags = 0);
-// send() is send(2) with MSG_NOSIGNAL added: a closed peer gives EPIPE, never SIGPIPE.
+/// send() is send(2) with MSG_NOSIGNAL added: a closed peer gives EPIPE, never SIGPIPE.
 ssize_t send(int fd, const void* buffer, std::size_t size, int flags = 0);
-// recvfrom() is recvfrom(2).
+/// recvfrom() is recvfrom(2).
 ssize_t recvfrom(int fd, void* buffer, std::size_t size, int flags, sockaddr* from,
                  socklen_t* from_length);
-// sendto() is sendto(2) with MSG_NOSIGNAL added.
+/// sendto() is sendto(2) with MSG_NOSIGNAL added.
 ssize_t sendto(int fd, const void* buffer, std::size_t size, int flags, const sockaddr* to,
                socklen_t to_length);
-// accept() is accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: the new descriptor is ready for
-// the other io calls.
+/// accept() is accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: the new descriptor is ready for
+/// the other io calls.
 int accept(int listen_fd, sockaddr* address, socklen_t* address_length);
-// connect() is connect(2) carried to its end: on a non-blocking socket it waits until the
-// connection is made or has failed, and returns 0, or -1 with errno from SO_ERROR
-// (ECONNREFUSED, ETIMEDOUT, ...). Called again on a socket whose connect timed out (a deadline
-// overload), it waits for that connection attempt to end.
+/// connect() is connect(2) carried to its end: on a non-blocking socket it waits until the
+/// connection is made or has failed, and returns 0, or -1 with errno from SO_ERROR
+/// (ECONNREFUSED, ETIMEDOUT, ...). Called again on a socket whose connect timed out (a deadline
+/// overload), it waits for that connection attempt to end.
 int connect(int fd, const sockaddr* address, socklen_t address_length);
 
-// The deadline overloads: the same calls, failing with ETIMEDOUT once `deadline` passes while
-// they wait. A deadline already passed still makes one attempt, so ready data is never refused.
+/// @{
+/// The deadline overloads: the same calls, failing with ETIMEDOUT once `deadline` passes while
+/// they wait. A deadline already passed still makes one attempt, so ready data is never refused.
 ssize_t read(int fd, void* buffer, std::size_t size, clock::time_point deadline);
 ssize_t write(int fd, const void* buffer, std::size_t size, clock::time_point deadline);
 ssize_t readv(int fd, const iovec* vectors, int count, clock::time_point deadline);
@@ -122,13 +123,14 @@ int accept(int listen_fd, sockaddr* address, socklen_t* address_length,
            clock::time_point deadline);
 int connect(int fd, const sockaddr* address, socklen_t address_length,
             clock::time_point deadline);
+/// @}
 
-// close() wakes every task waiting on `fd` (their calls fail with EBADF), forgets the
-// descriptor and closes it; it returns what close(2) returns.
+/// close() wakes every task waiting on `fd` (their calls fail with EBADF), forgets the
+/// descriptor and closes it; it returns what close(2) returns.
 int close(int fd);
-// forget() drops what spindle knows of `fd` (its registration, its waiters, which fail with
-// EBADF), without closing it: for a descriptor that is about to be closed some other way, or
-// handed to code that wants it in blocking mode.
+/// forget() drops what spindle knows of `fd` (its registration, its waiters, which fail with
+/// EBADF), without closing it: for a descriptor that is about to be closed some other way, or
+/// handed to code that wants it in blocking mode.
 void forget(int fd);
 
 }  // namespace spindle::io
@@ -136,21 +138,21 @@ void forget(int fd);
 namespace spindle {
 namespace detail {
 
-// helper_job is one call of to_thread(): `run` calls the function on a helper thread and keeps
-// its result or exception in the job.
+/// helper_job is one call of to_thread(): `run` calls the function on a helper thread and keeps
+/// its result or exception in the job.
 struct helper_job {
     void (*run)(helper_job* job) noexcept = nullptr;
-    helper_job* next = nullptr;    // the helper pool's queue
-    task_record* task = nullptr;   // the task waiting for the job, if any
+    helper_job* next = nullptr;    ///< the helper pool's queue
+    task_record* task = nullptr;   ///< the task waiting for the job, if any
 };
 
-// run_on_helper_thread() runs job.run(&job) on a helper thread and suspends the calling task
-// until it has returned (outside any task it runs the job on the calling thread). The wait is
-// not interrupted by cancel(): the function cannot be stopped, and it uses the task's frame;
-// a cancellation is delivered when it has returned.
+/// run_on_helper_thread() runs job.run(&job) on a helper thread and suspends the calling task
+/// until it has returned (outside any task it runs the job on the calling thread). The wait is
+/// not interrupted by cancel(): the function cannot be stopped, and it uses the task's frame;
+/// a cancellation is delivered when it has returned.
 void run_on_helper_thread(helper_job& job);
 
-// function_job is the helper_job of a function `F` returning `R`.
+/// function_job is the helper_job of a function `F` returning `R`.
 template <class F, class R>
 struct function_job : helper_job {
     explicit function_job(F& f) : function(f) {
@@ -167,20 +169,20 @@ struct function_job : helper_job {
         };
     }
     F& function;
-    // result is unused (an empty byte) for a function returning void.
+    /// result is unused (an empty byte) for a function returning void.
     std::optional<std::conditional_t<std::is_void_v<R>, unsigned char, R>> result;
     std::exception_ptr exception;
 };
 
 }  // namespace detail
 
-// to_thread() runs `fn` on a helper thread (a small pool that spindle starts when first needed)
-// and suspends only the calling task until it returns; then returns its value or rethrows its
-// exception (asyncio's to_thread). For blocking work that epoll cannot wait for: regular files,
-// getaddrinfo(), a library that blocks. `fn` runs on another thread: it must not call spindle's
-// task waits. cancel() does not interrupt it (a function cannot be stopped halfway); the task
-// sees its cancellation once `fn` has returned. Outside any task, `fn` runs on the calling
-// thread.
+/// to_thread() runs `fn` on a helper thread (a small pool that spindle starts when first needed)
+/// and suspends only the calling task until it returns; then returns its value or rethrows its
+/// exception (asyncio's to_thread). For blocking work that epoll cannot wait for: regular files,
+/// getaddrinfo(), a library that blocks. `fn` runs on another thread: it must not call spindle's
+/// task waits. cancel() does not interrupt it (a function cannot be stopped halfway); the task
+/// sees its cancellation once `fn` has returned. Outside any task, `fn` runs on the calling
+/// thread.
 template <class F>
     requires std::invocable<F&> && (!std::is_reference_v<std::invoke_result_t<F&>>)
 std::invoke_result_t<F&> to_thread(F&& fn) {

@@ -33,7 +33,7 @@ class task;
 
 namespace detail {
 
-// task_access is the door for the templates below to a handle's record.
+/// task_access is the door for the templates below to a handle's record.
 struct task_access {
     template <class T>
     static task<T> adopt(task_record* record) noexcept { return task<T>(record); }
@@ -41,14 +41,14 @@ struct task_access {
     static task_record* record(const task<T>& t) noexcept { return t.record_; }
 };
 
-// task_result_t is the result type of a task running `F`: the function is stored decayed and
-// called as an lvalue.
+/// task_result_t is the result type of a task running `F`: the function is stored decayed and
+/// called as an lvalue.
 template <class F>
 using task_result_t = std::invoke_result_t<std::decay_t<F>&>;
 
-// task_function is what spawn() accepts. The function and its result must not throw from their
-// destructors: the scheduler destroys them where nothing could catch (like the standard
-// containers, which make the same demand).
+/// task_function is what spawn() accepts. The function and its result must not throw from their
+/// destructors: the scheduler destroys them where nothing could catch (like the standard
+/// containers, which make the same demand).
 template <class F>
 concept task_function = std::invocable<std::decay_t<F>&> &&
                         !std::is_rvalue_reference_v<task_result_t<F>> &&
@@ -56,7 +56,7 @@ concept task_function = std::invocable<std::decay_t<F>&> &&
                         (std::is_void_v<task_result_t<F>> ||
                          std::is_nothrow_destructible_v<task_result_t<F>>);
 
-// spawn_on() creates a task on `core` and queues it.
+/// spawn_on() creates a task on `core` and queues it.
 template <class F>
 task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&& fn,
                                 spawn_site where) {
@@ -78,21 +78,22 @@ task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&&
 
 }  // namespace detail
 
-// scheduler_options configures a scheduler.
+/// scheduler_options configures a scheduler.
 struct scheduler_options {
-    unsigned threads = 1;      // worker threads; more than 1 is not supported yet (fiber_error)
-    stack_options stack = {};  // the stack of every spawned task
+    unsigned threads = 1;      ///< worker threads; more than 1 is not supported yet (fiber_error)
+    stack_options stack = {};  ///< the stack of every spawned task
 };
 
-// task is a move-only handle to a spawned task; dropping it detaches the task, which then runs
-// to its end unobserved (an exception it ends with is reported on stderr, as asyncio does).
+/// task is a move-only handle to a spawned task; dropping it detaches the task, which then runs
+/// to its end unobserved (an exception it ends with is reported on stderr, as asyncio does).
 template <class T>
 class task {
 public:
-    // task() makes an empty handle.
+    /// task() makes an empty handle.
     task() noexcept = default;
+    /// task(other) takes other's task, leaving other empty.
     task(task&& other) noexcept : record_(std::exchange(other.record_, nullptr)) {}
-    // operator=() detaches the task this handle held before taking other's.
+    /// operator=() detaches the task this handle held before taking other's.
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             reset();
@@ -100,34 +101,34 @@ public:
         }
         return *this;
     }
-    // ~task() detaches a task that is still running.
+    /// ~task() detaches a task that is still running.
     ~task() { reset(); }
 
-    // join() waits for the task, suspending only the calling task, and returns its result or
-    // rethrows its exception. A task that has not started yet is run at once, on the joiner's
-    // turn. Throws fiber_error on an empty handle, a second join, a task joining itself, and a
-    // wait outside any task (joining a finished task works anywhere).
+    /// join() waits for the task, suspending only the calling task, and returns its result or
+    /// rethrows its exception. A task that has not started yet is run at once, on the joiner's
+    /// turn. Throws fiber_error on an empty handle, a second join, a task joining itself, and a
+    /// wait outside any task (joining a finished task works anywhere).
     T join() {
         detail::join_task(record_);
         if constexpr (!std::is_void_v<T>)
             return static_cast<detail::task_result_slot<T>*>(detail::task_result(record_))->take();
     }
 
-    // done() tells whether the task has finished (an empty handle is done).
+    /// done() tells whether the task has finished (an empty handle is done).
     bool done() const noexcept { return !record_ || detail::task_finished(record_); }
 
-    // cancel() makes the task's current suspension, or its next one, throw spindle::cancelled;
-    // a task that has not started never runs. Cancelling a finished task does nothing.
-    // While an exception unwinds the task (a destructor waits: asynchronous cleanup), its waits
-    // are not interrupted and throw nothing; the cancellation is then delivered at the task's
-    // first wait after the unwinding, if it catches the exception and goes on, and dropped if
-    // it ends.
+    /// cancel() makes the task's current suspension, or its next one, throw spindle::cancelled;
+    /// a task that has not started never runs. Cancelling a finished task does nothing.
+    /// While an exception unwinds the task (a destructor waits: asynchronous cleanup), its waits
+    /// are not interrupted and throw nothing; the cancellation is then delivered at the task's
+    /// first wait after the unwinding, if it catches the exception and goes on, and dropped if
+    /// it ends.
     void cancel() {
         if (record_) detail::cancel_task(record_);
     }
 
-    // id() is the task's number in its scheduler, as deadlock reports and stack-overflow
-    // messages show it ("task N 'name'"; 0 when empty).
+    /// id() is the task's number in its scheduler, as deadlock reports and stack-overflow
+    /// messages show it ("task N 'name'"; 0 when empty).
     std::uint64_t id() const noexcept { return record_ ? detail::task_id(record_) : 0; }
 
 private:
@@ -140,32 +141,32 @@ private:
     detail::task_record* record_ = nullptr;
 };
 
-// scheduler runs tasks, each on a fiber of its own, taking turns on the thread that calls run().
+/// scheduler runs tasks, each on a fiber of its own, taking turns on the thread that calls run().
 class scheduler {
 public:
-    // scheduler() makes a scheduler with no tasks. threads > 1 throws fiber_error for now.
+    /// scheduler() makes a scheduler with no tasks. threads > 1 throws fiber_error for now.
     explicit scheduler(scheduler_options options = {});
-    // ~scheduler() cancels the tasks left (after run() threw, or when run() was never called)
-    // and lets them unwind. A task stuck re-taking its mutex after a condition_variable wait
-    // (the holder never unlocks) is unwound too: that wait throws cancelled with its lock
-    // released. The process stops with a message only for tasks that cannot be unwound: one
-    // that keeps catching cancelled and waiting again, or a destructor that waits, while its
-    // task unwinds, for something that never comes.
+    /// ~scheduler() cancels the tasks left (after run() threw, or when run() was never called)
+    /// and lets them unwind. A task stuck re-taking its mutex after a condition_variable wait
+    /// (the holder never unlocks) is unwound too: that wait throws cancelled with its lock
+    /// released. The process stops with a message only for tasks that cannot be unwound: one
+    /// that keeps catching cancelled and waiting again, or a destructor that waits, while its
+    /// task unwinds, for something that never comes.
     ~scheduler();
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
 
-    // spawn() creates a task that will run fn() and queues it; nothing runs until run() (or
-    // until the task is joined from another task). Out of memory, it throws std::bad_alloc and
-    // changes nothing; everything a task needs later to be queued is taken here. `where`, the
-    // caller's file and line by default, is shown by crash reports and task dumps.
+    /// spawn() creates a task that will run fn() and queues it; nothing runs until run() (or
+    /// until the task is joined from another task). Out of memory, it throws std::bad_alloc and
+    /// changes nothing; everything a task needs later to be queued is taken here. `where`, the
+    /// caller's file and line by default, is shown by crash reports and task dumps.
     template <class F>
         requires detail::task_function<F>
     auto spawn(F&& fn, detail::spawn_site where = detail::spawn_site::current())
         -> task<detail::task_result_t<F>> {
         return detail::spawn_on(core_, {}, std::forward<F>(fn), where);
     }
-    // spawn(name, fn) also names the task in deadlock messages (up to 31 bytes are kept).
+    /// spawn(name, fn) also names the task in deadlock messages (up to 31 bytes are kept).
     template <class F>
         requires detail::task_function<F>
     auto spawn(std::string_view name, F&& fn,
@@ -174,17 +175,17 @@ public:
         return detail::spawn_on(core_, name, std::forward<F>(fn), where);
     }
 
-    // run() runs tasks until every one has finished. Throws deadlock_error, naming each stuck
-    // task and what it waits on, when tasks remain that no timer or task can wake; fiber_error
-    // when called from inside a task (spawn instead).
+    /// run() runs tasks until every one has finished. Throws deadlock_error, naming each stuck
+    /// task and what it waits on, when tasks remain that no timer or task can wake; fiber_error
+    /// when called from inside a task (spawn instead).
     void run();
 
 private:
     detail::scheduler_core* core_;
 };
 
-// run() is asyncio.run: it makes a scheduler, runs fn as its first task (named "main") until
-// every task has finished, and returns what fn returned or rethrows what it threw.
+/// run() is asyncio.run: it makes a scheduler, runs fn as its first task (named "main") until
+/// every task has finished, and returns what fn returned or rethrows what it threw.
 template <class F>
     requires detail::task_function<F>
 auto run(F&& fn, scheduler_options options = {},
@@ -195,14 +196,14 @@ auto run(F&& fn, scheduler_options options = {},
     return main.join();
 }
 
-// spawn() creates a task on the scheduler of the calling task; fiber_error outside any task.
+/// spawn() creates a task on the scheduler of the calling task; fiber_error outside any task.
 template <class F>
     requires detail::task_function<F>
 auto spawn(F&& fn, detail::spawn_site where = detail::spawn_site::current())
     -> task<detail::task_result_t<F>> {
     return detail::spawn_on(detail::calling_task_scheduler(), {}, std::forward<F>(fn), where);
 }
-// spawn(name, fn) also names the task.
+/// spawn(name, fn) also names the task.
 template <class F>
     requires detail::task_function<F>
 auto spawn(std::string_view name, F&& fn,
@@ -211,7 +212,7 @@ auto spawn(std::string_view name, F&& fn,
     return detail::spawn_on(detail::calling_task_scheduler(), name, std::forward<F>(fn), where);
 }
 
-// gather_value_t is what gather() gives for a task<T>: T, or std::monostate for task<void>.
+/// gather_value_t is what gather() gives for a task<T>: T, or std::monostate for task<void>.
 template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
@@ -227,9 +228,9 @@ gather_value_t<T> join_for_gather(task<T>& t) {
 }
 }  // namespace detail
 
-// gather() is asyncio.gather: it waits for every task and returns their results in argument
-// order. If any failed, the exception of the first failed one in argument order is rethrown,
-// after all have finished. If the gathering task is cancelled, it cancels the tasks too.
+/// gather() is asyncio.gather: it waits for every task and returns their results in argument
+/// order. If any failed, the exception of the first failed one in argument order is rethrown,
+/// after all have finished. If the gathering task is cancelled, it cancels the tasks too.
 template <class... T>
 std::tuple<gather_value_t<T>...> gather(task<T>&&... tasks) {
     std::tuple<task<T>...> owned(std::move(tasks)...);
@@ -243,7 +244,7 @@ std::tuple<gather_value_t<T>...> gather(task<T>&&... tasks) {
         owned);
 }
 
-// gather(tasks) waits for every task in the vector; results in order (nothing for task<void>).
+/// gather(tasks) waits for every task in the vector; results in order (nothing for task<void>).
 template <class T>
 auto gather(std::vector<task<T>> tasks)
     -> std::conditional_t<std::is_void_v<T>, void, std::vector<T>> {
@@ -263,21 +264,21 @@ auto gather(std::vector<task<T>> tasks)
 
 namespace this_fiber {
 
-// yield() puts the calling task at the back of the ready queue and runs the others ready before
-// it. Outside any task it is std::this_thread::yield().
+/// yield() puts the calling task at the back of the ready queue and runs the others ready before
+/// it. Outside any task it is std::this_thread::yield().
 void yield();
-// sleep_for() suspends only the calling task for at least `duration`. Outside any task it
-// blocks the thread, like std::this_thread::sleep_for(). The deadline saturates: a duration too
-// long to add to now (duration::max()) is a sleep that never ends (only cancel() ends it), and
-// a zero or negative one lets the other ready tasks run once.
+/// sleep_for() suspends only the calling task for at least `duration`. Outside any task it
+/// blocks the thread, like std::this_thread::sleep_for(). The deadline saturates: a duration too
+/// long to add to now (duration::max()) is a sleep that never ends (only cancel() ends it), and
+/// a zero or negative one lets the other ready tasks run once.
 void sleep_for(std::chrono::steady_clock::duration duration);
-// sleep_until() suspends only the calling task until `deadline` has passed; tasks with equal
-// deadlines wake in the order they went to sleep. A deadline that has passed still lets the
-// other ready tasks run first. Tasks that only a deadline of time_point::max() could wake are
-// deadlocked: run() throws deadlock_error ("sleep forever").
+/// sleep_until() suspends only the calling task until `deadline` has passed; tasks with equal
+/// deadlines wake in the order they went to sleep. A deadline that has passed still lets the
+/// other ready tasks run first. Tasks that only a deadline of time_point::max() could wake are
+/// deadlocked: run() throws deadlock_error ("sleep forever").
 void sleep_until(std::chrono::steady_clock::time_point deadline);
-// set_name() names the calling task (or, outside a task, the running fiber) in deadlock and
-// stack-overflow messages; up to 31 bytes are kept. fiber_error outside both.
+/// set_name() names the calling task (or, outside a task, the running fiber) in deadlock and
+/// stack-overflow messages; up to 31 bytes are kept. fiber_error outside both.
 void set_name(std::string_view name);
 
 }  // namespace this_fiber

@@ -32,10 +32,9 @@ namespace spindle::detail {
 // the build. `leaving_for_good` marks a final switch (a finished fiber).
 inline void* switch_context(context_record& from, context_record& to, void* arg,
                             bool leaving_for_good = false) noexcept {
-    before_switch(from.sanitizer, to.sanitizer, leaving_for_good);
-    void* result = switch_context_unannotated(from, to, arg, thread_exception_state());
-    after_switch(from.sanitizer);
-    return result;
+    if (sanitizer_runtime()) [[unlikely]]
+        return switch_context_annotated(from, to, arg, leaving_for_good);
+    return switch_context_unannotated(from, to, arg, thread_exception_state());
 }
 
 // set_first_switch_hook() names a function that runs on each thread before its first switch

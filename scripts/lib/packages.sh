@@ -22,6 +22,7 @@ SPINDLE_TEST_PACKAGES=(
     g++-aarch64-linux-gnu qemu-user           # the AArch64 cross build and its test runs
     cmake                                     # the CMake consumers of the package configuration
     gdb                                       # scripts/check-gdb (the gdb extension)
+    doxygen                                   # the API reference (scripts/check-api-docs)
     python3-matplotlib                        # benchmark plots (scripts/bench-generators)
 )
 

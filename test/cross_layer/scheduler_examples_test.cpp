@@ -62,3 +62,22 @@ TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel c
                            "main: worker handled 5 jobs",
                        });
 }
+
+TEST_CASE("example connection_pool: two connections for four tasks; the last in line is cancelled") {
+    const program_output out = run_scheduler_example("connection_pool");
+    CHECK(out.exit_code == 0);
+    CHECK(out.lines == std::vector<std::string>{
+                           "alice: got connection 1",
+                           "bob: got connection 2",
+                           "carol: waiting for a connection",
+                           "dave: waiting for a connection",
+                           "main: cancelling dave",
+                           "dave: cancelled",  // its wait threw spindle::cancelled
+                           "alice: returns connection 1",
+                           "main: dave ended cancelled",  // join() rethrew it
+                           "carol: got connection 1",     // the longest waiter left
+                           "bob: returns connection 2",
+                           "carol: returns connection 1",
+                           "main: all connections back",
+                       });
+}
