@@ -24,7 +24,9 @@ detail::descriptor_table& running_table() { return detail::table_of(*detail::tas
 }  // namespace
 
 TEST_CASE("descriptor table: a descriptor is registered once, however often it is waited on") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     run([&] {
         const auto before = running_table().statistics().registrations;
         auto reader = spawn([&] {
@@ -46,7 +48,9 @@ TEST_CASE("descriptor table: a descriptor is registered once, however often it i
 }
 
 TEST_CASE("descriptor table: an event for a forgotten generation is dropped") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     run([&] {
         detail::descriptor_table& table = running_table();
         detail::descriptor* d = table.attach(a.get());
@@ -100,7 +104,9 @@ TEST_CASE("descriptor table: accept forgets a number that was closed behind spin
     listener l = listen_loopback();
     run([&] {
         // A descriptor spindle knows, closed with plain ::close().
-        auto [a, b] = stream_pair();
+        auto ab_pair = stream_pair();
+        auto& a = ab_pair.first;
+        auto& b = ab_pair.second;
         char c;
         CHECK(io::write(b.get(), "k", 1) == 1);
         CHECK(io::read(a.get(), &c, 1) == 1);

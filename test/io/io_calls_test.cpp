@@ -25,7 +25,9 @@ using namespace std::chrono_literals;
 using namespace io_test;
 
 TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     std::string received;
     run([&] {
         auto reader = spawn([&] {
@@ -46,7 +48,9 @@ TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes
 
 TEST_CASE("io: readv, writev, recv, send, recvfrom and sendto") {
     run([] {
-        auto [a, b] = stream_pair();
+        auto ab_pair = stream_pair();
+        auto& a = ab_pair.first;
+        auto& b = ab_pair.second;
         char part1[] = "ab", part2[] = "cde";
         iovec out[2] = {{part1, 2}, {part2, 3}};
         CHECK(io::writev(a.get(), out, 2) == 5);
@@ -79,7 +83,9 @@ TEST_CASE("io: readv, writev, recv, send, recvfrom and sendto") {
 }
 
 TEST_CASE("io: a writer on a full socket makes partial progress and every byte arrives") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     shrink_buffers(a.get());
     shrink_buffers(b.get());
     std::vector<unsigned char> data(1 << 20);
@@ -114,7 +120,9 @@ TEST_CASE("io: a writer on a full socket makes partial progress and every byte a
 }
 
 TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descriptor") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     shrink_buffers(a.get());
     fill(a.get());
     ssize_t read_result = 99, write_result = 99;
@@ -142,7 +150,9 @@ TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descript
 }
 
 TEST_CASE("io: a descriptor in blocking mode is made non-blocking and never blocks the thread") {
-    auto [a, b] = stream_pair(true);
+    auto ab_pair = stream_pair(true);
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     CHECK((::fcntl(a.get(), F_GETFL) & O_NONBLOCK) == 0);
     std::vector<std::string> order;
     run([&] {
@@ -163,7 +173,8 @@ TEST_CASE("io: a descriptor in blocking mode is made non-blocking and never bloc
 }
 
 TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();  // the peer, .second, stays open: nothing but close wakes a
+    auto& a = ab_pair.first;
     ssize_t result = 0;
     int error = 0;
     bool wait_threw = false;
@@ -194,7 +205,9 @@ TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF") 
 TEST_CASE("io: a reused descriptor number starts clean") {
     run([] {
         for (int round = 0; round < 50; ++round) {
-            auto [a, b] = stream_pair();
+            auto ab_pair = stream_pair();
+            auto& a = ab_pair.first;
+            auto& b = ab_pair.second;
             const int number = a.get();
             // Leave an event behind on the old descriptor, then close it.
             CHECK(io::write(b.get(), "x", 1) == 1);
@@ -204,7 +217,9 @@ TEST_CASE("io: a reused descriptor number starts clean") {
             a.reset();
             b.reset();
             // The new pair gets the same numbers back; its reader must wait for real data.
-            auto [c1, c2] = stream_pair();
+            auto c1c2_pair = stream_pair();
+            auto& c1 = c1c2_pair.first;
+            auto& c2 = c1c2_pair.second;
             CHECK(c1.get() == number);
             bool read_done = false;
             auto reader = spawn([&, fd = c1.get()] {
@@ -245,7 +260,9 @@ TEST_CASE("io: cancelling a task blocked in accept, read, write or connect") {
         CHECK(accepted == 1);
     }
     SUBCASE("read and write: the interest is gone, the descriptor still works") {
-        auto [a, b] = stream_pair();
+        auto ab_pair = stream_pair();
+        auto& a = ab_pair.first;
+        auto& b = ab_pair.second;
         shrink_buffers(a.get());
         fill(a.get());
         run([&] {
@@ -338,7 +355,9 @@ TEST_CASE("io: accept and connect make a connection both ends can use") {
 }
 
 TEST_CASE("io: deadlines end a wait with ETIMEDOUT, never before the deadline") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     run([&] {
         const auto deadline = io::clock::now() + 20ms;
         char c;
@@ -359,7 +378,9 @@ TEST_CASE("io: deadlines end a wait with ETIMEDOUT, never before the deadline") 
 }
 
 TEST_CASE("io: wait_readable sees data that arrived before the descriptor was registered") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     CHECK(::write(b.get(), "early", 5) == 5);
     run([&] {
         io::wait_readable(a.get());  // edge-triggered epoll would never report this
@@ -372,7 +393,9 @@ TEST_CASE("io: wait_readable sees data that arrived before the descriptor was re
 TEST_CASE("io: I/O does not starve while another task yields forever") {
     // The peer is an ordinary thread, so only the poller can wake the reader, and the ready
     // queue is never empty: the worker must poll while busy.
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     std::thread echo([fd = b.get()] {
         char c;
         for (;;) {
@@ -412,7 +435,9 @@ TEST_CASE("io: I/O does not starve while another task yields forever") {
 }
 
 TEST_CASE("io: a task waiting on a descriptor is not deadlocked; tasks waiting on each other are") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     // A thread will write later: the scheduler must wait for it, not report a deadlock.
     std::thread late([fd = b.get()] {
         std::this_thread::sleep_for(20ms);
@@ -442,7 +467,9 @@ TEST_CASE("io: signals (EINTR) neither lose a wait nor end it early") {
     action.sa_handler = ignore_signal;  // no SA_RESTART: epoll_wait and poll return EINTR
     struct sigaction previous{};
     REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     const pthread_t target = ::pthread_self();
     std::atomic<bool> stop{false};
     std::thread signaller([&] {
@@ -477,7 +504,9 @@ TEST_CASE("io: signals (EINTR) neither lose a wait nor end it early") {
 }
 
 TEST_CASE("io: outside any task the calls block the thread in poll") {
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     char c;
     const auto deadline = io::clock::now() + 10ms;
     CHECK(io::read(a.get(), &c, 1, deadline) == -1);
@@ -539,7 +568,9 @@ TEST_CASE("io: no wake-up is lost between EAGAIN and parking") {
     // An ordinary thread answers each byte at once, so its answer races the task between the
     // read that says EAGAIN and the park. A lost wake-up would leave the read waiting until its
     // deadline (an hour away): the test would hang in CI's suite timeout, never pass.
-    auto [a, b] = stream_pair();
+    auto ab_pair = stream_pair();
+    auto& a = ab_pair.first;
+    auto& b = ab_pair.second;
     std::thread peer([fd = b.get()] {
         char c;
         for (;;) {
