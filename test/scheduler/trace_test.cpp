@@ -10,15 +10,12 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
-
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -98,14 +95,16 @@ TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON") 
 TEST_CASE("a suspend in the trace carries its wait reason") {
     spindle::scheduler s;
     spindle::start_trace(s);
-    s.spawn("sleeper", [] { spindle::this_fiber::sleep_for(1ms); });
+    // A join of a task that has not started runs it at once: the joiner always suspends, which
+    // a short sleep does not when its deadline has passed before it parks.
+    s.spawn("joiner", [] { spindle::spawn("child", [] {}).join(); });
     s.run();
     const std::string path = trace_path("reason");
     spindle::write_trace(s, path.c_str());
     const std::string json = read_file(path);
     ::unlink(path.c_str());
     CHECK(balanced(json));
-    CHECK(json.find(R"("event":"suspend","reason":"sleep")") != std::string::npos);
+    CHECK(json.find(R"("event":"suspend","reason":"join")") != std::string::npos);
 }
 
 TEST_CASE("a full trace buffer drops the later events, counts them, and still writes JSON") {
@@ -146,9 +145,11 @@ TEST_CASE("stop_trace ends the recording and an unwritable path throws std::syst
 TEST_CASE("statistics count the tasks alive, ready, waiting and running, switches and stacks") {
     spindle::scheduler s;
     spindle::scheduler_statistics in_first{}, in_last{};
+    spindle::task<void> last;
     s.spawn("first", [&] { in_first = spindle::this_scheduler_statistics(); });
-    s.spawn("sleeper", [] { spindle::this_fiber::sleep_for(1ms); });
-    s.spawn("last", [&] { in_last = spindle::this_scheduler_statistics(); });
+    // The joiner runs `last` at once on its turn and waits for it: a wait with no timing in it.
+    s.spawn("joiner", [&] { last.join(); });
+    last = s.spawn("last", [&] { in_last = spindle::this_scheduler_statistics(); });
     const spindle::scheduler_statistics before = spindle::statistics(s);
     CHECK(before.tasks_alive == 3);
     CHECK(before.tasks_ready == 3);
@@ -172,7 +173,8 @@ TEST_CASE("statistics count the tasks alive, ready, waiting and running, switche
     const spindle::scheduler_statistics after = spindle::statistics(s);
     CHECK(after.tasks_alive == 0);
     CHECK(after.tasks_spawned == 3);
-    // first, sleeper, last (the sleeper hands over straight to it), the sleeper again.
+    // first, the joiner, last (run on the joiner's turn), the joiner again (handed over to
+    // straight from last's end).
     CHECK(after.switches == 4);
 }
 
