@@ -33,6 +33,9 @@ class task;
 
 namespace detail {
 
+// scheduler_access lets the scheduler layer's free functions (trace.hpp) reach a scheduler's core.
+struct scheduler_access;
+
 /// task_access is the door for the templates below to a handle's record.
 struct task_access {
     template <class T>
@@ -181,6 +184,7 @@ public:
     void run();
 
 private:
+    friend struct detail::scheduler_access;
     detail::scheduler_core* core_;
 };
 

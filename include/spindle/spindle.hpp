@@ -8,6 +8,7 @@
 #include <spindle/generator.hpp>
 #include <spindle/scheduler.hpp>
 #include <spindle/debug.hpp>
+#include <spindle/trace.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/io.hpp>

@@ -207,6 +207,8 @@ void destroy_record(task_record* task) noexcept {
 
 void schedule_task(task_record* task) noexcept {
     task->scheduler->add_live(task);
+    if (trace_recorder* trace = task->scheduler->main_worker.trace()) [[unlikely]]
+        trace->spawned(task);
     task->scheduler->main_worker.make_ready(task);
 }
 

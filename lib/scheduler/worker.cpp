@@ -40,6 +40,7 @@ constexpr fiber_label task_label{"task", true,
 void worker::enter() noexcept {
     this_worker = this;
     loop_control_ = current_control();
+    if (trace_) trace_->bind_thread();
 }
 
 void worker::leave() noexcept { this_worker = nullptr; }
@@ -180,13 +181,27 @@ void worker::finish_running(task_record* task) noexcept {
     task_record* next = ready_.front();
     if (next && next->started) {
         ready_.pop_front();
+        hand_over(task, next);
         running_ = next;
         set_status(next, task_status::running);
         task->control->resumer = &next->park;
     } else {
+        if (trace_) [[unlikely]] trace_->hand_over(task, nullptr);
         running_ = nullptr;
         task->control->resumer = &loop_;
     }
+}
+
+void worker::set_trace(trace_recorder* recorder) noexcept {
+    switches_counted_ += countdown_start_ - countdown_;
+    trace_ = recorder;
+    countdown_start_ = countdown_ = recorder ? 1 : no_trace_countdown;
+}
+
+void worker::count_and_trace(const task_record* from, const task_record* to) noexcept {
+    switches_counted_ += countdown_start_;
+    countdown_start_ = countdown_ = trace_ ? 1 : no_trace_countdown;
+    if (trace_) trace_->hand_over(from, to);
 }
 
 void worker::reap() noexcept {

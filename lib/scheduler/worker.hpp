@@ -17,6 +17,7 @@
 #include "scheduler/ready_queue.hpp"
 #include "scheduler/task_record.hpp"
 #include "scheduler/timer_heap.hpp"
+#include "scheduler/trace_recorder.hpp"
 
 #include <spindle/scheduler.hpp>
 
@@ -100,6 +101,15 @@ public:
     void enter() noexcept;
     void leave() noexcept;
 
+    // trace() is the scheduler's trace recorder while one is attached (spindle/trace.hpp), else
+    // nullptr; set_trace() attaches or detaches one.
+    trace_recorder* trace() const noexcept { return trace_; }
+    void set_trace(trace_recorder* recorder) noexcept;
+    // switches() counts the times the thread was handed to a task.
+    std::uint64_t switches() const noexcept {
+        return switches_counted_ + (countdown_start_ - countdown_);
+    }
+
 private:
     task_record* next_ready() noexcept;
     bool prepare(task_record* task) noexcept;
@@ -111,6 +121,14 @@ private:
     void idle_until(std::chrono::steady_clock::time_point deadline);
     void poll_while_busy() noexcept;
     void reap() noexcept;
+    // hand_over() notes that the thread passes from task `from` to task `to` (nullptr: the run
+    // loop). Counting the switch and testing for a trace are one decrement and its branch:
+    // countdown_ reaches zero after 2^64 - 1 switches without a trace, after every one with.
+    [[gnu::always_inline]] void hand_over(const task_record* from,
+                                          const task_record* to) noexcept {
+        if (--countdown_ == 0) [[unlikely]] count_and_trace(from, to);
+    }
+    void count_and_trace(const task_record* from, const task_record* to) noexcept;
 
     scheduler_core& core_;
     ready_queue ready_;
@@ -121,6 +139,12 @@ private:
     task_record* finished_ = nullptr;       // finished; its stack is still to be given back
     std::size_t outside_waits_ = 0;
     unsigned dispatches_since_poll_ = 0;
+    // switches() is switches_counted_ plus the switches since countdown_ was countdown_start_.
+    std::uint64_t countdown_ = no_trace_countdown;
+    std::uint64_t countdown_start_ = no_trace_countdown;
+    std::uint64_t switches_counted_ = 0;
+    trace_recorder* trace_ = nullptr;
+    static constexpr std::uint64_t no_trace_countdown = ~std::uint64_t{0};
 };
 
 // busy_poll_interval is how many tasks a worker runs from its ready queue, while tasks wait for
@@ -185,6 +209,9 @@ struct scheduler_core {
     // tasks of schedulers on its own thread or stopped, and asks a runner elsewhere to dump its
     // own (task_dump_signal.cpp).
     pthread_t runner{};
+    // trace is the recorder start_trace() made (spindle/trace.hpp); main_worker.trace() points
+    // to it while it records.
+    std::unique_ptr<trace_recorder> trace;
     std::atomic<bool> running{false};
 
 private:
@@ -197,6 +224,7 @@ private:
 };
 
 void worker::switch_to(context_record& from, task_record* next) noexcept {
+    hand_over(running_, next);
     running_ = next;
     set_status(next, task_status::running);
     if (!next->started) [[unlikely]] {
@@ -220,6 +248,7 @@ void worker::suspend_to(task_record* next) noexcept {
     if (next) [[likely]] {
         switch_to(self->park, next);
     } else {
+        if (trace_) [[unlikely]] trace_->hand_over(self, nullptr);
         running_ = nullptr;
         set_current_control(loop_control_);
         switch_context(self->park, loop_, nullptr);
