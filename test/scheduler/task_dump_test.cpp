@@ -22,6 +22,12 @@ using spindle_test::run_in_child;
 
 namespace {
 
+// suspended_stack is how a parked task's stack starts in the dump: its first frame with the
+// hand-written switch, which saves one; with Boost.Context's, which saves none, the dump says so.
+const std::string suspended_stack = SPINDLE_CONTEXT_INLINE
+                                        ? "      #0 0x"
+                                        : "      (this context switch saves no frame";
+
 // dumped() is what dump_tasks() writes, read back from a memory file.
 std::string dumped() {
     const int fd = ::memfd_create("spindle-test-dump", 0);
@@ -72,7 +78,8 @@ TEST_CASE("dump_tasks: every task with its state, wait, spawn site and stack") {
     CHECK(has(text, "spindle: task dump of process " + std::to_string(::getpid()) + "\n"));
     CHECK(has(text, ": 4 tasks, running on this thread\n"));
     CHECK(has(text, "  task 1 'main': running (the caller of the dump); " + site(main_line) + "\n"));
-    CHECK(has(text, "  task 2 'sleeper': waiting on sleep; " + site(sleeper_line) + "\n      #0 0x"));
+    CHECK(has(text, "  task 2 'sleeper': waiting on sleep; " + site(sleeper_line) + "\n" +
+                        suspended_stack));
     CHECK(has(text, "  task 3 'joiner': waiting on join of task 2; spawned at "));
     CHECK(has(text, "  task 4: ready, not started; spawned at "));
     CHECK(has(text, ": 1 task, not running\n  task 1 'queued': ready, not started; spawned at "));
@@ -111,7 +118,7 @@ TEST_CASE("dump signal: the signal writes the dump to stderr and the program goe
     CHECK(has(result.err, "spindle: task dump of process "));
     CHECK(has(result.err, "  task 1 'main': running (the caller of the dump); spawned at "));
     CHECK(has(result.err, "  task 2 'sleeper': waiting on sleep; spawned at "));
-    CHECK(has(result.err, "      #0 0x"));
+    CHECK(has(result.err, suspended_stack));
 }
 
 TEST_CASE("dump signal: a thread without a scheduler passes it on to the thread running one") {
