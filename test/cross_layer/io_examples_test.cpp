@@ -2,9 +2,9 @@
 // and prints what it should. They check their own results too (every echo, every Content-Length)
 // and exit non-zero when one is wrong.
 
-#include <doctest/doctest.h>
+#include "example_program.hpp"
 
-#include <sys/wait.h>
+#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -14,27 +14,8 @@
 
 namespace {
 
-struct program_output {
-    std::vector<std::string> lines;
-    int exit_code = -1;
-};
-
-// run_io_example() runs examples/<name> and captures its output (stderr too), line by line.
-program_output run_io_example(const std::string& name) {
-    const std::string command = std::string(SPINDLE_EXAMPLES_DIR) + "/" + name + " 2>&1";
-    std::FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string text;
-    char buffer[4096];
-    std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
-    const int status = ::pclose(pipe);
-    program_output out;
-    out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.lines.push_back(line);
-    return out;
-}
+using example_test::program_output;
+using example_test::run_example_program;
 
 // without_lines_starting() drops the lines that start with `prefix`: those that report a
 // duration, which the tests do not check.
@@ -47,7 +28,7 @@ std::vector<std::string> without_lines_starting(std::vector<std::string> lines,
 }  // namespace
 
 TEST_CASE("example echo_server: fifty clients at once, every line echoed") {
-    const program_output out = run_io_example("echo_server");
+    const program_output out = run_example_program("echo_server");
     CHECK(out.exit_code == 0);
     // 500 lines "client <id> says hello #<i>\n", ids 1..50, i 1..10.
     CHECK(out.lines == std::vector<std::string>{
@@ -59,7 +40,7 @@ TEST_CASE("example echo_server: fifty clients at once, every line echoed") {
 }
 
 TEST_CASE("example fetch_pages: three HTTP fetches overlap; responses come back in order") {
-    const program_output out = run_io_example("fetch_pages");
+    const program_output out = run_example_program("fetch_pages");
     CHECK(out.exit_code == 0);
     // The fetches start in spawn order and finish in the order of the server's delays (100,
     // 200, 300 ms); gather() returns them in argument order. Less than the sum of the delays
@@ -80,7 +61,7 @@ TEST_CASE("example fetch_pages: three HTTP fetches overlap; responses come back 
 }
 
 TEST_CASE("example socket_lines: a generator parses lines from a socket written in odd chunks") {
-    const program_output out = run_io_example("socket_lines");
+    const program_output out = run_example_program("socket_lines");
     CHECK(out.exit_code == 0);
     CHECK(out.lines ==
           std::vector<std::string>{
@@ -99,7 +80,7 @@ TEST_CASE("example socket_lines: a generator parses lines from a socket written 
 }
 
 TEST_CASE("example read_files: files read on helper threads while a ticker task runs") {
-    const program_output out = run_io_example("read_files");
+    const program_output out = run_example_program("read_files");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{
                            "notes.txt: 3 lines, 43 bytes",

@@ -1,9 +1,9 @@
 // scheduler examples: each program in examples/ runs and prints what its asyncio / Go original
 // does.
 
-#include <doctest/doctest.h>
+#include "example_program.hpp"
 
-#include <sys/wait.h>
+#include <doctest/doctest.h>
 
 #include <cstdio>
 #include <sstream>
@@ -12,39 +12,20 @@
 
 namespace {
 
-struct program_output {
-    std::vector<std::string> lines;
-    int exit_code = -1;
-};
-
-// run_scheduler_example() runs examples/<name> and captures its output, line by line.
-program_output run_scheduler_example(const std::string& name) {
-    const std::string command = std::string(SPINDLE_EXAMPLES_DIR) + "/" + name + " 2>&1";
-    std::FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string text;
-    char buffer[4096];
-    std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
-    const int status = ::pclose(pipe);
-    program_output out;
-    out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.lines.push_back(line);
-    return out;
-}
+using example_test::program_output;
+using example_test::run_example_program;
 
 }  // namespace
 
 TEST_CASE("example round_robin: two tasks print alternately") {
-    const program_output out = run_scheduler_example("round_robin");
+    const program_output out = run_example_program("round_robin");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{"ping: step 0", "pong: step 0", "ping: step 1",
                                                 "pong: step 1", "ping: step 2", "pong: step 2"});
 }
 
 TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel closed") {
-    const program_output out = run_scheduler_example("job_queue");
+    const program_output out = run_example_program("job_queue");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{
                            "producer: sending job 1",
@@ -64,7 +45,7 @@ TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel c
 }
 
 TEST_CASE("example connection_pool: two connections for four tasks; the last in line is cancelled") {
-    const program_output out = run_scheduler_example("connection_pool");
+    const program_output out = run_example_program("connection_pool");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{
                            "alice: got connection 1",

@@ -396,19 +396,7 @@ TEST_CASE("io: I/O does not starve while another task yields forever") {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
-    std::thread echo([fd = b.get()] {
-        char c;
-        for (;;) {
-            pollfd p{fd, POLLIN, 0};
-            ::poll(&p, 1, -1);
-            const ssize_t n = ::read(fd, &c, 1);
-            if (n <= 0) {
-                if (n < 0 && errno == EAGAIN) continue;
-                return;
-            }
-            while (::write(fd, &c, 1) != 1) {}
-        }
-    });
+    std::thread echo = byte_echo_thread(b.get());
     int round_trips = 0;
     run([&] {
         bool done = false;
@@ -571,20 +559,7 @@ TEST_CASE("io: no wake-up is lost between EAGAIN and parking") {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
-    std::thread peer([fd = b.get()] {
-        char c;
-        for (;;) {
-            const ssize_t n = ::read(fd, &c, 1);
-            if (n == 0) return;
-            if (n < 0) {
-                if (errno != EAGAIN) return;
-                pollfd p{fd, POLLIN, 0};
-                ::poll(&p, 1, -1);
-                continue;
-            }
-            while (::write(fd, &c, 1) != 1) {}
-        }
-    });
+    std::thread peer = byte_echo_thread(b.get());
     int answered = 0;
     run([&] {
         for (int i = 0; i < 2000; ++i) {

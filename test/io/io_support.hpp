@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace io_test {
@@ -143,6 +145,25 @@ inline bool read_exactly(int fd, void* data, std::size_t size) {
         size -= static_cast<std::size_t>(n);
     }
     return true;
+}
+
+// byte_echo_thread() is an ordinary thread that writes back each byte it reads from fd, at
+// once, until the other end shuts down: a peer only the poller can hear.
+inline std::thread byte_echo_thread(int fd) {
+    return std::thread([fd] {
+        char c;
+        for (;;) {
+            const ssize_t n = ::read(fd, &c, 1);
+            if (n == 0) return;
+            if (n < 0) {
+                if (errno != EAGAIN) return;
+                pollfd p{fd, POLLIN, 0};
+                ::poll(&p, 1, -1);
+                continue;
+            }
+            while (::write(fd, &c, 1) != 1) {}
+        }
+    });
 }
 
 // open_descriptors() counts the process's open descriptors.
