@@ -201,14 +201,7 @@ int connect_until(int fd, const sockaddr* address, socklen_t length, clock::time
     // earlier connect (one that timed out) is still going on. Either way, wait for its end.
     if (errno != EINPROGRESS && errno != EINTR && errno != EALREADY) return -1;
     for (;;) {
-        int ready;
-        if (!w) {
-            ready = block_until_ready(fd, io_direction::write, deadline) ? 1
-                    : errno == ETIMEDOUT                                 ? 0
-                                                                         : -1;
-        } else {
-            ready = wait_ready(fd, io_direction::write, deadline, "io::connect");
-        }
+        const int ready = wait_ready(fd, io_direction::write, deadline, "io::connect");
         if (ready == 0) {
             errno = ETIMEDOUT;
             return -1;
