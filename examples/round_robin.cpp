@@ -36,7 +36,7 @@ void take_turns(const char* name) {
 
 int main() {
     spindle::scheduler s;
-    s.spawn([] { take_turns("ping"); });
-    s.spawn([] { take_turns("pong"); });
+    s.spawn([] { take_turns("ping"); }).detach();
+    s.spawn([] { take_turns("pong"); }).detach();
     s.run();
 }

@@ -51,6 +51,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// timeout_error reports that a deadline passed before what was waited for happened:
+/// with_timeout() and with_deadline() throw it when their deadline cancelled the function.
+class timeout_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 /// cancelled is thrown inside a cancelled task at its suspension point. It deliberately does not
 /// derive from std::exception, so `catch (const std::exception&)` does not swallow it.
 struct cancelled {};

@@ -7,6 +7,7 @@
 // running within the task: the whole task is suspended and later resumed exactly there.
 
 #include <spindle/detail/config.hpp>
+#include <spindle/detail/deadline.hpp>
 #include <spindle/detail/task.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/stack.hpp>
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <new>
+#include <optional>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -59,6 +61,35 @@ concept task_function = std::invocable<std::decay_t<F>&> &&
                         (std::is_void_v<task_result_t<F>> ||
                          std::is_nothrow_destructible_v<task_result_t<F>>);
 
+/// bound_call is spawn(fn, args...)'s task function: like std::thread, it keeps decayed copies of
+/// the function and the arguments and calls the function with the arguments as rvalues, once.
+template <class F, class... Args>
+struct bound_call {
+    F function;
+    std::tuple<Args...> arguments;
+
+    decltype(auto) operator()() {
+        return std::apply(
+            [this](Args&... args) -> decltype(auto) {
+                return std::invoke(std::move(function), std::move(args)...);
+            },
+            arguments);
+    }
+};
+
+/// bound_task_function says that spawn(fn, args...) can call fn with the arguments.
+template <class F, class... Args>
+concept bound_task_function =
+    std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> &&
+    task_function<bound_call<std::decay_t<F>, std::decay_t<Args>...>>;
+
+/// bind_task() makes the bound_call for spawn(fn, args...).
+template <class F, class... Args>
+auto bind_task(F&& fn, Args&&... args) {
+    return bound_call<std::decay_t<F>, std::decay_t<Args>...>{
+        std::forward<F>(fn), {std::forward<Args>(args)...}};
+}
+
 /// spawn_on() creates a task on `core` and queues it.
 template <class F>
 task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&& fn,
@@ -87,10 +118,12 @@ struct scheduler_options {
     stack_options stack = {};  ///< the stack of every spawned task
 };
 
-/// task is a move-only handle to a spawned task; dropping it detaches the task, which then runs
-/// to its end unobserved (an exception it ends with is reported on stderr, as asyncio does).
+/// task is a move-only handle to a spawned task. It is [[nodiscard]]: a task is joined, handed to a
+/// task_group, or let go on purpose with detach(). Dropping a handle still detaches the task,
+/// which then runs to its end unobserved (an exception it ends with is reported on stderr, as
+/// asyncio does); a detached task must not use anything of its spawner's frame by reference.
 template <class T>
-class task {
+class [[nodiscard]] task {
 public:
     /// task() makes an empty handle.
     task() noexcept = default;
@@ -116,6 +149,42 @@ public:
         if constexpr (!std::is_void_v<T>)
             return static_cast<detail::task_result_slot<T>*>(detail::task_result(record_))->take();
     }
+
+    /// wait_until() waits until the task has finished (true) or `deadline` has passed (false),
+    /// without taking its result: join() then does. A task that times out goes on running.
+    /// Throws as join() does (an empty handle, a self-wait, outside a task when unfinished).
+    bool wait_until(std::chrono::steady_clock::time_point deadline) {
+        return detail::wait_task_until(record_, deadline);
+    }
+    /// wait_for() is wait_until(now + duration).
+    template <class Rep, class Period>
+    bool wait_for(const std::chrono::duration<Rep, Period>& duration) {
+        return wait_until(detail::deadline_after(duration));
+    }
+    /// join_until() is join() with a deadline: the result, or std::nullopt (for task<void>:
+    /// false) when the task has not finished by then; it goes on running and can be joined later.
+    auto join_until(std::chrono::steady_clock::time_point deadline)
+        requires(!std::is_reference_v<T>)
+    {
+        if constexpr (std::is_void_v<T>) {
+            if (!wait_until(deadline)) return false;
+            join();
+            return true;
+        } else {
+            if (!wait_until(deadline)) return std::optional<T>();
+            return std::optional<T>(join());
+        }
+    }
+    /// join_for() is join_until(now + duration).
+    template <class Rep, class Period>
+    auto join_for(const std::chrono::duration<Rep, Period>& duration)
+        requires(!std::is_reference_v<T>)
+    {
+        return join_until(detail::deadline_after(duration));
+    }
+
+    /// detach() lets the task go: it runs to its end unobserved, and the handle is empty.
+    void detach() noexcept { reset(); }
 
     /// done() tells whether the task has finished (an empty handle is done).
     bool done() const noexcept { return !record_ || detail::task_finished(record_); }
@@ -178,25 +247,53 @@ public:
         return detail::spawn_on(core_, name, std::forward<F>(fn), where);
     }
 
+    /// spawn(fn, args...) creates a task that calls fn(args...), with copies of fn and the
+    /// arguments made now and passed as rvalues, as std::thread does (use std::ref to pass a
+    /// reference). Crash reports and task dumps cannot say where such a task was spawned.
+    template <class F, class Arg, class... Args>
+        requires detail::bound_task_function<F, Arg, Args...>
+    auto spawn(F&& fn, Arg&& arg, Args&&... args) {
+        return spawn(detail::bind_task(std::forward<F>(fn), std::forward<Arg>(arg),
+                                       std::forward<Args>(args)...),
+                     detail::spawn_site{});
+    }
+
     /// run() runs tasks until every one has finished. Throws deadlock_error, naming each stuck
     /// task and what it waits on, when tasks remain that no timer or task can wake; fiber_error
     /// when called from inside a task (spawn instead).
     void run();
+    /// run_until_complete() runs tasks until `t` has finished (asyncio's run_until_complete),
+    /// leaving the others where they are: a later run() goes on with them, and the destructor
+    /// cancels them. Throws as run() does, and fiber_error for an empty handle or a task of
+    /// another scheduler.
+    template <class T>
+    void run_until_complete(const task<T>& t) {
+        run_until_complete_record(detail::task_access::record(t));
+    }
+    /// cancel_pending() cancels every unfinished task and runs them until they have unwound, as
+    /// the destructor does (see ~scheduler for the tasks that cannot be unwound).
+    /// fiber_error when called while the scheduler runs (from one of its tasks).
+    void cancel_pending();
 
 private:
+    void run_until_complete_record(detail::task_record* task);
+
     friend struct detail::scheduler_access;
     detail::scheduler_core* core_;
 };
 
-/// run() is asyncio.run: it makes a scheduler, runs fn as its first task (named "main") until
-/// every task has finished, and returns what fn returned or rethrows what it threw.
+/// run() is asyncio.run: it makes a scheduler and runs fn as its first task (named "main"). When
+/// fn returns or throws, the tasks still unfinished (detached ones, a heartbeat that never ends)
+/// are cancelled and run until they have unwound; then run() returns what fn returned or
+/// rethrows what it threw. Throws deadlock_error when main waits for something nothing can do.
 template <class F>
     requires detail::task_function<F>
 auto run(F&& fn, scheduler_options options = {},
          detail::spawn_site where = detail::spawn_site::current()) -> detail::task_result_t<F> {
     scheduler s(options);
     auto main = s.spawn("main", std::forward<F>(fn), where);
-    s.run();
+    s.run_until_complete(main);
+    s.cancel_pending();
     return main.join();
 }
 
@@ -214,6 +311,16 @@ auto spawn(std::string_view name, F&& fn,
            detail::spawn_site where = detail::spawn_site::current())
     -> task<detail::task_result_t<F>> {
     return detail::spawn_on(detail::calling_task_scheduler(), name, std::forward<F>(fn), where);
+}
+/// spawn(fn, args...) calls fn(args...) in a new task, copying the function and the arguments
+/// as std::thread does.
+template <class F, class Arg, class... Args>
+    requires detail::bound_task_function<F, Arg, Args...>
+auto spawn(F&& fn, Arg&& arg, Args&&... args) {
+    return detail::spawn_on(detail::calling_task_scheduler(), {},
+                            detail::bind_task(std::forward<F>(fn), std::forward<Arg>(arg),
+                                              std::forward<Args>(args)...),
+                            detail::spawn_site{});
 }
 
 /// gather_value_t is what gather() gives for a task<T>: T, or std::monostate for task<void>.
@@ -265,6 +372,17 @@ auto gather(std::vector<task<T>> tasks)
         return results;
     }
 }
+
+namespace this_task {
+
+/// id() is the running task's number in its scheduler, as task::id() gives it; 0 outside any
+/// task. It works at any depth inside the task, also from a generator or fiber running in it.
+std::uint64_t id() noexcept;
+/// name() is the running task's name ("main" for run()'s first task), empty when it has none or
+/// outside any task. The view stays valid until the task is renamed or ends.
+std::string_view name() noexcept;
+
+}  // namespace this_task
 
 namespace this_fiber {
 

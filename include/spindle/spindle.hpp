@@ -9,6 +9,7 @@
 #include <spindle/scheduler.hpp>
 #include <spindle/debug.hpp>
 #include <spindle/trace.hpp>
+#include <spindle/timeout.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/io.hpp>

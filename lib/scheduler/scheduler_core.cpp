@@ -37,7 +37,7 @@ poller& scheduler_core::the_poller() {
     return *poller_;
 }
 
-void scheduler_core::run() {
+void scheduler_core::run(task_record* until) {
     if (this_worker)
         throw fiber_error(
             "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
@@ -55,6 +55,11 @@ void scheduler_core::run() {
             core.main_worker.leave();
         }
     } guard{*this};
+    stop_task = until;
+    struct forget_stop_task {
+        scheduler_core& core;
+        ~forget_stop_task() { core.stop_task = nullptr; }
+    } forget{*this};
     main_worker.run_loop();
 }
 
@@ -141,6 +146,33 @@ scheduler::~scheduler() {
 
 void scheduler::run() { core_->run(); }
 
+void scheduler::run_until_complete_record(detail::task_record* task) {
+    if (!task) throw fiber_error("spindle: run_until_complete() of an empty task handle");
+    if (task->scheduler != core_)
+        throw fiber_error("spindle: run_until_complete() of a task of another scheduler");
+    core_->run(task);
+}
+
+void scheduler::cancel_pending() {
+    if (core_->running.load(std::memory_order_acquire))
+        throw fiber_error("spindle: scheduler::cancel_pending() called while the scheduler runs");
+    core_->teardown();
+}
+
+namespace this_task {
+
+std::uint64_t id() noexcept {
+    const detail::task_record* self = detail::running_task();
+    return self ? self->id : 0;
+}
+
+std::string_view name() noexcept {
+    const detail::task_record* self = detail::running_task();
+    return self ? std::string_view(self->name) : std::string_view();
+}
+
+}  // namespace this_task
+
 namespace this_fiber {
 
 void yield() {
@@ -163,7 +195,9 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
     }
     detail::task_record* self = w->running();
     detail::take_pending_cancel(self);
-    w->add_timer(self, deadline);
+    w->arm_wait_timer(self, deadline);
+    // A sleep until time_point::max() still sits in the timer heap: the deadlock report names it.
+    if (self->timer_slot == detail::no_timer_slot) w->add_timer(self, deadline);
     detail::set_status(self, detail::task_status::waiting);
     self->outcome = detail::wake_outcome::waiting;
     self->wait_reason =

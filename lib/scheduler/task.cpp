@@ -91,10 +91,11 @@ void report_unjoined_exception(const task_record& task) noexcept {
     }
 }
 
-// await_task() waits until `task` is done, without taking its result. Throws cancelled only
-// when the calling task is cancelled.
-void await_task(task_record* task) {
-    if (task->status == task_status::done) return;
+// await_task() waits until `task` is done or `deadline` has passed, without taking its result;
+// false at the deadline. Throws cancelled only when the calling task is cancelled (or its timeout
+// scope's deadline passes).
+bool await_task(task_record* task, std::chrono::steady_clock::time_point deadline) {
+    if (task->status == task_status::done) return true;
     worker* w = task_worker();
     if (!w) throw fiber_error(not_finished_outside_task);
     task_record* self = w->running();
@@ -103,12 +104,14 @@ void await_task(task_record* task) {
         throw fiber_error("spindle: join() of a task that belongs to another scheduler");
     if (task->joiner) throw fiber_error("spindle: two tasks cannot join the same task");
     take_pending_cancel(self);
+    w->arm_wait_timer(self, deadline);
     self->outcome = wake_outcome::completed;
     if (!task->started) {
         // Not started yet: run it now, on this turn, as work-stealing runtimes do when a join
         // finds its child still queued. The joiner then continues right after it, so a tree of
         // spawns and joins runs depth first and only one path of it holds stacks.
-        w->run_child_now(self, task);
+        if (!w->run_child_now(self, task) && self->timer_slot != no_timer_slot)
+            w->cancel_timer(self);
     } else {
         task->joiner = self;
         self->joining = task;
@@ -118,6 +121,7 @@ void await_task(task_record* task) {
         w->park();
     }
     throw_if_interrupted(self);
+    return self->outcome != wake_outcome::timed_out;
 }
 
 }  // namespace
@@ -141,20 +145,33 @@ bool unwinding(const task_record* task) noexcept {
 
 void take_pending_cancel(task_record* task) {
     // While an exception unwinds the task (a destructor waits), the cancellation stays pending:
-    // throwing there would be std::terminate.
-    if (task->cancel_requested && std::uncaught_exceptions() == 0) {
+    // throwing there would be std::terminate. A shield keeps it pending too.
+    if (task->cancel_requested && std::uncaught_exceptions() == 0 && !shielded(task)) {
         task->cancel_requested = false;
+        task->cancel_origin = nullptr;
         throw cancelled{};
+    }
+    // Every wait, and yield(), is a checkpoint for an expired timeout scope (as in Trio).
+    if (task->scope) [[unlikely]] {
+        const auto deadline = task->scope->effective;
+        if (deadline != std::chrono::steady_clock::time_point::max() &&
+            std::uncaught_exceptions() == 0 && deadline <= std::chrono::steady_clock::now())
+            throw_for_scope(task);
     }
 }
 
 void throw_if_interrupted(task_record* task) {
     // A wait that completed (a value handed over, a lock passed on) is not undone: the
     // cancellation then waits for the next suspension, so nothing handed over is lost.
-    if (task->cancel_requested && task->outcome != wake_outcome::completed &&
-        std::uncaught_exceptions() == 0) {
+    if (task->outcome == wake_outcome::completed || std::uncaught_exceptions() != 0) return;
+    if (task->cancel_requested && !shielded(task)) {
         task->cancel_requested = false;
+        task->cancel_origin = nullptr;
         throw cancelled{};
+    }
+    if (task->outcome == wake_outcome::timed_out && task->timer_for_scope) {
+        task->timer_for_scope = false;
+        throw_for_scope(task);
     }
 }
 
@@ -192,6 +209,11 @@ void* task_payload_of(task_record* task) noexcept { return task->payload; }
 
 void set_task_result(task_record* task, void* result_slot) noexcept { task->result = result_slot; }
 
+bool wait_task_until(task_record* task, std::chrono::steady_clock::time_point deadline) {
+    if (!task) throw fiber_error("spindle: wait_for() on an empty task handle");
+    return await_task(task, deadline);
+}
+
 void* task_result(task_record* task) noexcept { return task->result; }
 
 void discard_task(task_record* task) noexcept {
@@ -222,7 +244,7 @@ void complete_task(task_record* task) noexcept {
         task->scheduler->main_worker.wake_task(joiner, wake_outcome::completed,
                                                task->joiner_first);
     }
-    if (!task->control && !task->handle_alive) destroy_record(task);
+    if (!task->control && !held(task)) destroy_record(task);
 }
 
 scheduler_core* calling_task_scheduler() {
@@ -237,7 +259,7 @@ scheduler_core* calling_task_scheduler() {
 void join_task(task_record* task) {
     if (!task) throw fiber_error("spindle: join() on an empty task handle");
     if (task->result_taken) throw fiber_error("spindle: join() on a task that was joined already");
-    await_task(task);
+    await_task(task, std::chrono::steady_clock::time_point::max());
     task->result_taken = true;
     if (task->exception) std::rethrow_exception(task->exception);
 }
@@ -250,7 +272,7 @@ void gather_tasks(task_record* const* tasks, std::size_t count) {
     }
     for (std::size_t i = 0; i < count; ++i) {
         try {
-            await_task(tasks[i]);
+            await_task(tasks[i], std::chrono::steady_clock::time_point::max());
         } catch (const cancelled&) {
             // asyncio.gather: cancelling the gathering task cancels what it gathers.
             for (std::size_t j = i; j < count; ++j) cancel_task(tasks[j]);
@@ -267,7 +289,7 @@ void gather_tasks(task_record* const* tasks, std::size_t count) {
 
 void release_task(task_record* task) noexcept {
     task->handle_alive = false;
-    if (task->status == task_status::done && !task->control) destroy_record(task);
+    if (task->status == task_status::done && !task->control && !held(task)) destroy_record(task);
 }
 
 bool task_finished(const task_record* task) noexcept {
@@ -288,7 +310,8 @@ void cancel_task(task_record* task) {
     // A task that waits while it unwinds (asynchronous cleanup in a destructor) is left to
     // finish that wait: the cancellation is delivered at its first wait after the unwinding, if
     // it catches the exception and carries on, and dropped if it ends.
-    if (task->status == task_status::waiting && task->interruptible && !unwinding(task))
+    if (task->status == task_status::waiting && task->interruptible && !unwinding(task) &&
+        !shielded(task))
         task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
 }
 

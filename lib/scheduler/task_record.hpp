@@ -21,6 +21,8 @@
 namespace spindle::detail {
 
 struct scheduler_core;
+struct cancel_scope_state;
+struct task_set;
 
 // task_status is where a task is in its life.
 enum class task_status : std::uint8_t {
@@ -74,6 +76,17 @@ struct task_record {
     void* result = nullptr;  // the payload's result slot
     std::exception_ptr exception;
 
+    // The innermost timeout scope or shield the task is in (spindle/timeout.hpp), and the scope
+    // whose deadline threw the last cancelled (null when task::cancel() threw it).
+    cancel_scope_state* scope = nullptr;
+    const cancel_scope_state* cancel_origin = nullptr;
+    bool timer_for_scope = false;  // its timer is a scope's deadline, not the wait's own
+
+    // The task set (a task group, as_completed) the task belongs to, and its links there.
+    task_set* set = nullptr;
+    task_record* set_previous = nullptr;
+    task_record* set_next = nullptr;
+
     task_record* remote_next = nullptr;  // the poller's list of tasks completed by other threads
     task_record* joiner = nullptr;   // the task waiting in join() for this one
     task_record* joining = nullptr;  // the task this one waits for in join()
@@ -91,6 +104,10 @@ struct task_record {
 
     task_record() noexcept { name[0] = '\0'; }
 };
+
+// held() tells whether something still refers to a finished task's record: its handle, or the
+// task set it belongs to.
+inline bool held(const task_record* task) noexcept { return task->handle_alive || task->set; }
 
 // set_status() moves a task to `to`, checking that its life allows the move.
 inline void set_status(task_record* task, task_status to) noexcept {

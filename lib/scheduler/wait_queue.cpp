@@ -7,6 +7,39 @@
 #include <string>
 
 namespace spindle::detail {
+namespace {
+
+using time_point = std::chrono::steady_clock::time_point;
+
+// link_wait() puts the calling task in a wait on `queue`, with a timer for `deadline` (or for its
+// timeout scope's, if earlier). Nothing is linked before the timer is set, so running out of
+// memory for it leaves everything as it was.
+void link_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible,
+               time_point deadline) {
+    worker* wk = task_worker();
+    if (!wk) throw fiber_error(std::string("spindle: ") + what + " would wait outside any task");
+    task_record* self = wk->running();
+    if (interruptible) take_pending_cancel(self);
+    self->interruptible = interruptible;
+    try {
+        wk->arm_wait_timer(self, deadline);
+    } catch (...) {
+        self->interruptible = true;
+        throw;
+    }
+    w.previous = w.next = nullptr;
+    w.sibling = nullptr;
+    w.fired = false;
+    queue.push_back(&w);
+    w.queue = &queue;
+    w.task = self;
+    self->wait = &w;
+    self->wait_reason = what;
+    set_status(self, task_status::waiting);
+    self->outcome = wake_outcome::waiting;
+}
+
+}  // namespace
 
 task_key running_task_key() noexcept {
     const task_record* self = running_task();
@@ -14,33 +47,24 @@ task_key running_task_key() noexcept {
 }
 
 void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible) {
-    task_record* self = running_task();
-    if (!self) throw fiber_error(std::string("spindle: ") + what + " would wait outside any task");
-    if (interruptible) take_pending_cancel(self);
-    w.previous = w.next = nullptr;
-    queue.push_back(&w);
-    w.queue = &queue;
-    w.task = self;
-    self->wait = &w;
-    self->wait_reason = what;
-    self->interruptible = interruptible;
-    set_status(self, task_status::waiting);
-    self->outcome = wake_outcome::waiting;
+    link_wait(queue, w, what, interruptible, time_point::max());
 }
 
-void begin_wait_until(wait_queue& queue, waiter& w, const char* what,
-                      std::chrono::steady_clock::time_point deadline) {
-    begin_wait(queue, w, what);
-    try {
-        w.task->scheduler->main_worker.add_timer(w.task, deadline);
-    } catch (...) {
-        // Out of memory for the timer: leave the queue again as if nothing happened.
-        task_record* self = w.task;
-        self->scheduler->main_worker.wake_task(self, wake_outcome::waiting);
-        self->scheduler->main_worker.unqueue(self);
-        set_status(self, task_status::running);
-        throw;
-    }
+void begin_wait_until(wait_queue& queue, waiter& w, const char* what, time_point deadline) {
+    link_wait(queue, w, what, true, deadline);
+}
+
+void also_wait(wait_queue& queue, waiter& first, waiter& w) noexcept {
+    SPINDLE_ASSERT(first.queue && first.task->wait == &first &&
+                       first.task->status == task_status::waiting,
+                   "also_wait() without a wait begun");
+    w.previous = w.next = nullptr;
+    w.fired = false;
+    queue.push_back(&w);
+    w.queue = &queue;
+    w.task = first.task;
+    w.sibling = first.sibling;
+    first.sibling = &w;
 }
 
 wake_outcome end_wait(waiter& w) {
@@ -59,8 +83,9 @@ wake_outcome end_wait(waiter& w) {
 }
 
 void wake(waiter& w, wake_outcome outcome) noexcept {
-    SPINDLE_ASSERT(w.queue && w.task->wait == &w && w.task->status == task_status::waiting,
+    SPINDLE_ASSERT(w.queue && w.task->status == task_status::waiting,
                    "a waiter woken while not waiting");
+    w.fired = true;
     w.task->scheduler->main_worker.wake_task(w.task, outcome);
 }
 

@@ -8,6 +8,7 @@
 #include <exception>
 #include <new>
 #include <thread>
+#include <utility>
 
 namespace spindle::detail {
 namespace {
@@ -48,6 +49,7 @@ void worker::leave() noexcept { this_worker = nullptr; }
 void worker::run_loop() {
     using time_point = std::chrono::steady_clock::time_point;
     for (;;) {
+        if (core_.stop_task && core_.stop_task->status == task_status::done) return;
         if (task_record* next = next_ready()) {
             switch_to(loop_, next);
             set_current_control(loop_control_);
@@ -151,10 +153,10 @@ void worker::make_ready(task_record* task, bool first) noexcept {
 
 void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noexcept {
     SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
-    if (waiter* w = task->wait) {
+    // Every queue the task waits in (several for a select) lets go of it.
+    for (waiter* w = std::exchange(task->wait, nullptr); w; w = w->sibling) {
         w->queue->remove(w);
         w->queue = nullptr;
-        task->wait = nullptr;
     }
     if (task_record* child = task->joining) {
         child->joiner = nullptr;
@@ -171,6 +173,24 @@ void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point 
     timers_.push(task, deadline);
 }
 
+void worker::arm_wait_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
+    using time_point = std::chrono::steady_clock::time_point;
+    // A timeout scope's deadline ends only waits that may throw cancelled: interruptible ones,
+    // outside a shield (whose scope's effective deadline leaves out those around it), and not
+    // while an exception unwinds the task.
+    const time_point scope_deadline = task->scope && task->interruptible &&
+                                              std::uncaught_exceptions() == 0
+                                          ? task->scope->effective
+                                          : time_point::max();
+    if (scope_deadline < deadline) {
+        add_timer(task, scope_deadline);
+        task->timer_for_scope = true;
+    } else if (deadline != time_point::max()) {
+        add_timer(task, deadline);
+        task->timer_for_scope = false;
+    }
+}
+
 void worker::finish_running(task_record* task) noexcept {
     SPINDLE_ASSERT(task == running_ && !finished_, "a task finished while not the running one");
     complete_task(task);
@@ -178,7 +198,8 @@ void worker::finish_running(task_record* task) noexcept {
     // fiber_main's last switch goes to control->resumer. When the next task is a parked one
     // (typically the joiner, queued first), go straight there: one switch instead of two via
     // the loop. A task that has not started needs its fiber's entry, so the loop starts it.
-    task_record* next = ready_.front();
+    // The task run_until_complete() waits for ends in the loop, which then returns.
+    task_record* next = task == core_.stop_task ? nullptr : ready_.front();
     if (next && next->started) {
         ready_.pop_front();
         hand_over(task, next);
@@ -211,7 +232,7 @@ void worker::reap() noexcept {
     // The fiber layer's abandon_fiber() gives a fiber's stack back to the pool; the task's
     // body has already been destroyed by fiber_main.
     abandon_fiber(std::exchange(task->control, nullptr));
-    if (!task->handle_alive) destroy_record(task);
+    if (!held(task)) destroy_record(task);
 }
 
 }  // namespace spindle::detail

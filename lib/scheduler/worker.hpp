@@ -20,6 +20,7 @@
 #include "scheduler/trace_recorder.hpp"
 
 #include <spindle/scheduler.hpp>
+#include <spindle/timeout.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -79,6 +80,13 @@ public:
     void wake_task(task_record* task, wake_outcome outcome, bool first = false) noexcept;
     // sleep_until() puts the running task in the timer heap (it must then park()).
     void add_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
+    // arm_wait_timer() gives `task`, about to wait, a timer for the earlier of `deadline` (its
+    // wait's own) and its timeout scope's deadline, if either is not time_point::max(); the task's
+    // wait then ends with timed_out (and throw_if_interrupted() tells whose deadline it was).
+    // std::bad_alloc when the timer heap cannot grow; nothing has changed then.
+    void arm_wait_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
+    // cancel_timer() takes a task's timer out of the heap (its wait did not begin after all).
+    void cancel_timer(task_record* task) noexcept { timers_.remove(task); }
     // unqueue() takes a task that has not started out of the ready queue.
     void unqueue(task_record* task) noexcept { ready_.remove(task); }
 
@@ -174,7 +182,8 @@ struct scheduler_core {
     explicit scheduler_core(const scheduler_options& opts) noexcept
         : options(opts), serial(next_serial()) {}
 
-    void run();
+    // run() runs tasks until every one has finished, or, given `until`, until that one has.
+    void run(task_record* until = nullptr);
     // teardown() cancels every unfinished task and runs them until they have unwound.
     void teardown() noexcept;
     std::string describe_deadlock() const;
@@ -199,6 +208,7 @@ struct scheduler_core {
     intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;
     std::size_t live_count = 0;
     std::uint64_t next_task_id = 1;
+    task_record* stop_task = nullptr;  // run() returns once this task has finished
     const std::uint64_t serial;  // this scheduler's number in the process, for task_key
 
     // Links in the process's list of schedulers (scheduler_registry.hpp), which task dumps and
@@ -287,6 +297,13 @@ void take_pending_cancel(task_record* task);
 // throw_if_interrupted() throws cancelled after a wait that did not complete while a
 // cancellation was pending, unless the task is unwinding.
 void throw_if_interrupted(task_record* task);
+// shielded() tells whether a cancel_shield is open in the task: task::cancel() then waits.
+inline bool shielded(const task_record* task) noexcept {
+    return task->scope && task->scope->blocks_cancel;
+}
+// throw_for_scope() marks the timeout scopes of the task whose deadline has passed as fired and
+// throws cancelled on behalf of the outermost of them.
+[[noreturn]] void throw_for_scope(task_record* task);
 // unwinding() tells whether an exception is propagating through the task's stack (its waits
 // then run in destructors, and cancel() does not interrupt them).
 bool unwinding(const task_record* task) noexcept;

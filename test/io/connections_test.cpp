@@ -49,7 +49,7 @@ TEST_CASE("io: 100,000 short connections leak no descriptors") {
                     unique_fd connection(fd);
                     char byte;
                     if (io::read(fd, &byte, 1) == 1 && io::write(fd, &byte, 1) == 1) ++served;
-                });  // the handle goes: the task runs detached
+                }).detach();  // the handle goes: the task runs detached
             }
         });
         // Eight clients at a time.

@@ -43,13 +43,13 @@ TEST_CASE("poller: another thread's wake ends a wait without a time limit") {
 
 TEST_CASE("poller: a scheduler that does no I/O opens no poller, and drops one when run ends") {
     scheduler s;
-    s.spawn([] { this_fiber::sleep_for(1ms); });
+    s.spawn([] { this_fiber::sleep_for(1ms); }).detach();
     s.run();
     bool had_poller = true;
     {
         // Through the task: the running scheduler's core.
         scheduler t;
-        t.spawn([&] { had_poller = detail::running_task()->scheduler->poller_if_any() != nullptr; });
+        t.spawn([&] { had_poller = detail::running_task()->scheduler->poller_if_any() != nullptr; }).detach();
         t.run();
     }
     CHECK_FALSE(had_poller);

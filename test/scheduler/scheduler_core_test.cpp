@@ -37,7 +37,7 @@ TEST_CASE("scheduler: run() rethrows what the first task throws") {
 TEST_CASE("scheduler: tasks spawned before run() start in spawn order") {
     std::vector<int> order;
     scheduler s;
-    for (int i = 0; i < 5; ++i) s.spawn([&order, i] { order.push_back(i); });
+    for (int i = 0; i < 5; ++i) s.spawn([&order, i] { order.push_back(i); }).detach();
     CHECK(order.empty());
     s.run();
     CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
@@ -69,9 +69,9 @@ TEST_CASE("scheduler: yield puts the caller behind every task that is ready") {
         out.push_back("a1");
         this_fiber::yield();
         out.push_back("a2");
-    });
-    s.spawn([&] { out.push_back("b"); });
-    s.spawn([&] { out.push_back("c"); });
+    }).detach();
+    s.spawn([&] { out.push_back("b"); }).detach();
+    s.spawn([&] { out.push_back("c"); }).detach();
     s.run();
     CHECK(out == std::vector<std::string>{"a1", "b", "c", "a2"});
 }
@@ -145,15 +145,30 @@ TEST_CASE("scheduler: results may be void, references or move-only") {
     });
 }
 
-TEST_CASE("scheduler: a dropped handle detaches the task, which still runs to its end") {
+TEST_CASE("scheduler: a detached task still runs to its end under scheduler::run()") {
     std::vector<int> out;
-    run([&] {
+    scheduler s;
+    s.spawn([&] {
         spawn([&] {
             this_fiber::yield();
             out.push_back(1);
-        });
+        }).detach();
         out.push_back(0);
-    });
+    }).detach();
+    s.run();
+    CHECK(out == std::vector<int>{0, 1});
+}
+
+TEST_CASE("scheduler: a dropped handle detaches the task as detach() does") {
+    std::vector<int> out;
+    scheduler s;
+    s.spawn([&] {
+        {
+            auto dropped = spawn([&] { out.push_back(1); });
+        }
+        out.push_back(0);
+    }).detach();
+    s.run();
     CHECK(out == std::vector<int>{0, 1});
 }
 
@@ -170,11 +185,11 @@ TEST_CASE("scheduler: spawn from a task, and run() again after it returned") {
     scheduler s;
     int total = 0;
     s.spawn([&] {
-        for (int i = 1; i <= 3; ++i) spawn([&total, i] { total += i; });
-    });
+        for (int i = 1; i <= 3; ++i) spawn([&total, i] { total += i; }).detach();
+    }).detach();
     s.run();
     CHECK(total == 6);
-    s.spawn([&] { total += 10; });
+    s.spawn([&] { total += 10; }).detach();
     s.run();
     CHECK(total == 16);
 }
@@ -384,7 +399,7 @@ TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue canno
     auto body = [&finished] { ++finished; };
     {
         scheduler warm;  // fills this thread's record cache, so spawning below costs no record
-        for (int i = 0; i < 200; ++i) warm.spawn(body);
+        for (int i = 0; i < 200; ++i) warm.spawn(body).detach();
         warm.run();
     }
     finished = 0;

@@ -24,7 +24,7 @@ TEST_CASE("fault report: a fault in a task names it and its spawn site") {
         CAPTURE(signal);
         const auto result = run_in_child([signal] {
             spindle::scheduler s;
-            s.spawn([] {});
+            s.spawn([] {}).detach();
             const int line = __LINE__; auto t = s.spawn("fetch", [signal] { fault_with(signal); });
             const std::string expected = "expected: task 2 'fetch' (spawned at " +
                                          std::string(__FILE__) + ":" + std::to_string(line) +

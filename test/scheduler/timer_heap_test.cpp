@@ -67,7 +67,7 @@ TEST_CASE("timers: tasks wake in deadline order, equal deadlines in the order th
 TEST_CASE("timers: a deadline in the past still suspends, behind the ready tasks") {
     std::vector<std::string> out;
     run([&] {
-        spawn([&] { out.push_back("other"); });
+        spawn([&] { out.push_back("other"); }).detach();
         this_fiber::sleep_until(clock_type::now() - 1s);
         out.push_back("main");
     });
@@ -130,7 +130,7 @@ TEST_CASE("timers: sleep_for(duration::max()) sleeps until cancelled") {
 
 TEST_CASE("timers: tasks that only a sleep without end could wake are deadlocked") {
     scheduler s;
-    s.spawn("dreamer", [] { this_fiber::sleep_for(clock_type::duration::max()); });
+    s.spawn("dreamer", [] { this_fiber::sleep_for(clock_type::duration::max()); }).detach();
     CHECK_THROWS_WITH_AS(s.run(), doctest::Contains("task 1 'dreamer' waits on sleep forever"),
                          deadlock_error);
 }

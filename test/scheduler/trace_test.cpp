@@ -67,7 +67,7 @@ void ping_pong(spindle::scheduler& s) {
     for (const char* name : {"ping", "pong"})
         s.spawn(name, [] {
             for (int i = 0; i < 2; ++i) spindle::this_fiber::yield();
-        });
+        }).detach();
 }
 
 }  // namespace
@@ -97,7 +97,7 @@ TEST_CASE("a suspend in the trace carries its wait reason") {
     spindle::start_trace(s);
     // A join of a task that has not started runs it at once: the joiner always suspends, which
     // a short sleep does not when its deadline has passed before it parks.
-    s.spawn("joiner", [] { spindle::spawn("child", [] {}).join(); });
+    s.spawn("joiner", [] { spindle::spawn("child", [] {}).join(); }).detach();
     s.run();
     const std::string path = trace_path("reason");
     spindle::write_trace(s, path.c_str());
@@ -146,9 +146,9 @@ TEST_CASE("statistics count the tasks alive, ready, waiting and running, switche
     spindle::scheduler s;
     spindle::scheduler_statistics in_first{}, in_last{};
     spindle::task<void> last;
-    s.spawn("first", [&] { in_first = spindle::this_scheduler_statistics(); });
+    s.spawn("first", [&] { in_first = spindle::this_scheduler_statistics(); }).detach();
     // The joiner runs `last` at once on its turn and waits for it: a wait with no timing in it.
-    s.spawn("joiner", [&] { last.join(); });
+    s.spawn("joiner", [&] { last.join(); }).detach();
     last = s.spawn("last", [&] { in_last = spindle::this_scheduler_statistics(); });
     const spindle::scheduler_statistics before = spindle::statistics(s);
     CHECK(before.tasks_alive == 3);

@@ -68,7 +68,7 @@ TEST_CASE("deadlock: run() throws, naming each stuck task and what it waits on")
                 channel<int> ch(0);
                 spindle::mutex m;
                 spindle::condition_variable cv;
-                spawn([&] { ch.send(1); });
+                spawn([&] { ch.send(1); }).detach();
                 std::unique_lock lock(m);
                 cv.wait(lock);
             });
@@ -102,11 +102,11 @@ TEST_CASE("deadlock: a scheduler destroyed with stuck tasks unwinds them") {
                     ~counter() { ++n; }
                 } c{unwound};
                 ch.receive();
-            });
-        s.spawn([&] { ++unwound; });  // cancelled before it runs? No: it runs first.
+            }).detach();
+        s.spawn([&] { ++unwound; }).detach();  // cancelled before it runs? No: it runs first.
         CHECK_THROWS_AS(s.run(), deadlock_error);
         CHECK(unwound == 1);
-        s.spawn([] {});  // never started: dropped
+        s.spawn([] {}).detach();  // never started: dropped
     }
     CHECK(unwound == 4);
 }
@@ -136,11 +136,11 @@ TEST_CASE("deadlock: a task stuck re-taking its mutex after a condition_variable
                     lock_released = !lock.owns_lock();
                     throw;
                 }
-            });
+            }).detach();
             s.spawn("notifier", [&] {
                 m.lock();
                 cv.notify_one();
-            });  // ends holding m
+            }).detach();  // ends holding m
             try {
                 s.run();
             } catch (const deadlock_error& e) {

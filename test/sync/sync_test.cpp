@@ -98,7 +98,7 @@ TEST_CASE("mutex: a task that ended holding it leaves it locked; a new task does
     }
     SUBCASE("lock by the next task waits (a deadlock here), not 'holds it already'") {
         scheduler s;
-        s.spawn(lock_it(m));
+        s.spawn(lock_it(m)).detach();
         s.run();
         bool misreported = false;
         s.spawn([&m, &misreported] {
@@ -107,7 +107,7 @@ TEST_CASE("mutex: a task that ended holding it leaves it locked; a new task does
             } catch (const fiber_error&) {
                 misreported = true;
             }
-        });
+        }).detach();
         CHECK_THROWS_WITH_AS(s.run(), doctest::Contains("task 2 waits on mutex lock"),
                              deadlock_error);
         CHECK_FALSE(misreported);

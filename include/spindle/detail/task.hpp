@@ -7,6 +7,7 @@
 
 #include <spindle/detail/config.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -106,6 +107,10 @@ scheduler_core* calling_task_scheduler();
 // rethrows its exception. Throws fiber_error for an empty handle, a second join, a self-join,
 // and a wait outside any task.
 void join_task(task_record* task);
+// wait_task_until() waits until the task is done (true) or `deadline` has passed (false), without
+// taking its result. Throws as join_task() does, and cancelled also when the calling task's
+// timeout scope ends the wait.
+bool wait_task_until(task_record* task, std::chrono::steady_clock::time_point deadline);
 // task_result() is the result slot given to set_task_result().
 void* task_result(task_record* task) noexcept;
 // gather_tasks() waits for every task, then rethrows the first failure in argument order. When

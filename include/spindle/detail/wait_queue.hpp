@@ -11,7 +11,9 @@
 #include <spindle/detail/task.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 SPINDLE_EXPORTS_BEGIN
 
@@ -28,14 +30,38 @@ enum class wake_outcome : std::uint8_t {
     cancelled,  // task::cancel() interrupted it
 };
 
+// object_name is the name a user gives a channel, mutex or other object tasks wait on, which
+// deadlock reports and task dumps print beside the wait. Up to 31 bytes are kept; it is a fixed
+// buffer so that naming allocates nothing and cannot fail.
+class object_name {
+public:
+    object_name() noexcept { text_[0] = '\0'; }
+    explicit object_name(std::string_view name) noexcept { assign(name); }
+    void assign(std::string_view name) noexcept {
+        const std::size_t n = name.size() < sizeof text_ ? name.size() : sizeof text_ - 1;
+        for (std::size_t i = 0; i < n; ++i) text_[i] = name[i];
+        text_[n] = '\0';
+    }
+    // c_str() is the name, or nullptr when the object has none (as waiter::object wants it).
+    const char* c_str() const noexcept { return text_[0] ? text_ : nullptr; }
+
+private:
+    char text_[32];
+};
+
 // waiter is one task waiting in one wait_queue. `slot` is for the waker: where to put or take
-// what is handed over.
+// what is handed over. `object` is the name of what it waits on (object_name::c_str()), or null.
+// A task may wait in several queues at once (select): begin_wait() links the first waiter and
+// also_wait() each further one; whichever is woken first is marked `fired` and all are unlinked.
 struct waiter {
     waiter* previous = nullptr;
     waiter* next = nullptr;
     wait_queue* queue = nullptr;
     task_record* task = nullptr;
     void* slot = nullptr;
+    const char* object = nullptr;
+    waiter* sibling = nullptr;  // the next waiter of the same task's wait, if several
+    bool fired = false;         // this waiter, of the task's several, is the one woken
 };
 
 // wait_queue is a first-in first-out queue of waiters.
@@ -49,6 +75,9 @@ struct wait_queue : intrusive_list<waiter, &waiter::previous, &waiter::next> {
 // applies at the next suspension); only a scheduler's teardown ends it, when nothing else will.
 // Throws cancelled when the task was cancelled already, and fiber_error outside any task.
 void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible = true);
+// also_wait() links one more waiter of the calling task, which begin_wait() has already put in a
+// wait, into `queue`: the task now waits for whichever comes first (select). Cannot fail.
+void also_wait(wait_queue& queue, waiter& first, waiter& w) noexcept;
 // begin_wait_until() also ends the wait with timed_out once `deadline` has passed.
 void begin_wait_until(wait_queue& queue, waiter& w, const char* what,
                       std::chrono::steady_clock::time_point deadline);

@@ -1,0 +1,58 @@
+// Timeout scopes and cancellation shields: the chain of scopes a task is in, and the throw when
+// a scope's deadline passes.
+
+#include "scheduler/worker.hpp"
+
+#include <spindle/errors.hpp>
+#include <spindle/timeout.hpp>
+
+namespace spindle::detail {
+
+void enter_cancel_scope(cancel_scope_state& scope) {
+    task_record* self = running_task();
+    if (!self)
+        throw fiber_error(
+            "spindle: a timeout scope or cancel_shield opened outside any task (they bound the "
+            "waits of a task; run the code in one)");
+    cancel_scope_state* parent = self->scope;
+    scope.parent = parent;
+    scope.task = self;
+    scope.fired = false;
+    scope.blocks_cancel = scope.shield || (parent && parent->blocks_cancel);
+    // A shield leaves out the deadlines around it; any other scope can only shorten them.
+    const auto outer = parent && !scope.shield ? parent->effective
+                                               : std::chrono::steady_clock::time_point::max();
+    scope.effective = scope.deadline < outer ? scope.deadline : outer;
+    self->scope = &scope;
+}
+
+void leave_cancel_scope(cancel_scope_state& scope) noexcept {
+    task_record* self = scope.task;
+    SPINDLE_ASSERT(self && self->scope == &scope, "a timeout scope closed out of order");
+    self->scope = scope.parent;
+    scope.task = nullptr;
+}
+
+bool cancelled_by_scope(const cancel_scope_state& scope) noexcept {
+    task_record* self = scope.task;
+    if (!self || self->cancel_origin != &scope) return false;
+    self->cancel_origin = nullptr;
+    return true;
+}
+
+void throw_for_scope(task_record* task) {
+    const auto now = std::chrono::steady_clock::now();
+    cancel_scope_state* origin = nullptr;
+    for (cancel_scope_state* scope = task->scope; scope; scope = scope->parent) {
+        if (scope->deadline <= now) {
+            scope->fired = true;
+            origin = scope;
+        }
+        if (scope->shield) break;
+    }
+    SPINDLE_ASSERT(origin, "a timeout scope fired before its deadline");
+    task->cancel_origin = origin;
+    throw cancelled{};
+}
+
+}  // namespace spindle::detail
