@@ -75,6 +75,9 @@ std::string scheduler_core::describe_deadlock() const {
             message += task->wait_reason;
         else
             message += "something unknown";
+        // The names of the objects waited on (several for a select).
+        for (const waiter* w = task->wait; w; w = w->sibling)
+            if (w->object) message += std::string(" '") + w->object + "'";
     }
     return message;
 }

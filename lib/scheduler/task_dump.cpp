@@ -149,6 +149,9 @@ void write_task(dump_writer& out, const task_record& task, bool named) noexcept 
             out.text("join of task ").number(task.joining->id);
         else
             out.text(task.wait_reason ? task.wait_reason : "something unknown");
+        // The names of the objects waited on (several for a select).
+        for (const waiter* w = task.wait; w; w = w->sibling)
+            if (w->object) out.text(" '").text(w->object).text("'");
     }
     if (&task == running_task()) out.text(" (the caller of the dump)");
     if (task.spawned_at.file)
