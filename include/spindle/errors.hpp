@@ -4,8 +4,12 @@
 #include <spindle/detail/config.hpp>
 
 #include <cstddef>
+#include <exception>
 #include <new>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 SPINDLE_EXPORTS_BEGIN
 
@@ -56,6 +60,21 @@ public:
 class timeout_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// exception_group carries every failure of a task group (Python's ExceptionGroup): the
+/// exceptions of the tasks that failed, in the order they failed, after the exception of the
+/// group's body if it threw. what() names each task and says what it threw.
+class exception_group : public std::runtime_error {
+public:
+    /// exception_group() keeps `exceptions`; `message` is what what() returns.
+    exception_group(std::vector<std::exception_ptr> exceptions, const std::string& message)
+        : std::runtime_error(message), exceptions_(std::move(exceptions)) {}
+    /// exceptions() is every failure, first to last.
+    const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+
+private:
+    std::vector<std::exception_ptr> exceptions_;
 };
 
 /// cancelled is thrown inside a cancelled task at its suspension point. It deliberately does not

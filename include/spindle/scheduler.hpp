@@ -44,6 +44,13 @@ struct task_access {
     static task<T> adopt(task_record* record) noexcept { return task<T>(record); }
     template <class T>
     static task_record* record(const task<T>& t) noexcept { return t.record_; }
+    // release() empties the handle without letting go of the task: the caller takes its hold.
+    template <class T>
+    static task_record* release(task<T>& t) noexcept { return std::exchange(t.record_, nullptr); }
+    template <class T>
+    static scheduler_core* scheduler_of(const task<T>& t) noexcept {
+        return t.record_ ? task_scheduler(t.record_) : nullptr;
+    }
 };
 
 /// task_result_t is the result type of a task running `F`: the function is stored decayed and

@@ -10,6 +10,7 @@
 #include <spindle/debug.hpp>
 #include <spindle/trace.hpp>
 #include <spindle/timeout.hpp>
+#include <spindle/task_group.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/io.hpp>

@@ -35,10 +35,10 @@ namespace detail {
 struct cancel_scope_state {
     cancel_scope_state* parent = nullptr;
     task_record* task = nullptr;
-    // deadline is this scope's own; effective is the one that applies inside it: the earlier of
-    // deadline and the parent's effective one (a shield does not inherit its parent's).
+    // deadline is this scope's own. What applies inside is the earliest deadline of the scopes
+    // from the innermost out to the first shield (which leaves out those around it). A scope
+    // cancelled outright (a task group whose member failed) has time_point::min().
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-    std::chrono::steady_clock::time_point effective = std::chrono::steady_clock::time_point::max();
     bool shield = false;         // task::cancel() and outer deadlines wait until it closes
     bool blocks_cancel = false;  // this scope or one around it is a shield
     bool fired = false;          // its deadline passed while the task waited inside it

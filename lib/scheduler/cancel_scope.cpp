@@ -19,18 +19,32 @@ void enter_cancel_scope(cancel_scope_state& scope) {
     scope.task = self;
     scope.fired = false;
     scope.blocks_cancel = scope.shield || (parent && parent->blocks_cancel);
-    // A shield leaves out the deadlines around it; any other scope can only shorten them.
-    const auto outer = parent && !scope.shield ? parent->effective
-                                               : std::chrono::steady_clock::time_point::max();
-    scope.effective = scope.deadline < outer ? scope.deadline : outer;
     self->scope = &scope;
 }
 
 void leave_cancel_scope(cancel_scope_state& scope) noexcept {
     task_record* self = scope.task;
-    SPINDLE_ASSERT(self && self->scope == &scope, "a timeout scope closed out of order");
-    self->scope = scope.parent;
+    SPINDLE_ASSERT(self, "a timeout scope closed twice");
+    // Scopes close innermost first when they live in frames; a task_group kept elsewhere may
+    // close out of order, so the chain is mended wherever the scope sits in it.
+    if (self->scope == &scope) {
+        self->scope = scope.parent;
+    } else {
+        cancel_scope_state* inner = self->scope;
+        while (inner && inner->parent != &scope) inner = inner->parent;
+        SPINDLE_ASSERT(inner, "a timeout scope closed that its task is not in");
+        if (inner) inner->parent = scope.parent;
+    }
     scope.task = nullptr;
+}
+
+std::chrono::steady_clock::time_point scope_deadline(const task_record* task) noexcept {
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    for (const cancel_scope_state* scope = task->scope; scope; scope = scope->parent) {
+        if (scope->deadline < deadline) deadline = scope->deadline;
+        if (scope->shield) break;
+    }
+    return deadline;
 }
 
 bool cancelled_by_scope(const cancel_scope_state& scope) noexcept {

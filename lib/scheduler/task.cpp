@@ -1,5 +1,6 @@
 // Tasks: records, join, gather, cancel, and the end of a task's life.
 
+#include "scheduler/task_set.hpp"
 #include "scheduler/worker.hpp"
 #include "stack/size_class_cache.hpp"
 
@@ -153,7 +154,7 @@ void take_pending_cancel(task_record* task) {
     }
     // Every wait, and yield(), is a checkpoint for an expired timeout scope (as in Trio).
     if (task->scope) [[unlikely]] {
-        const auto deadline = task->scope->effective;
+        const auto deadline = scope_deadline(task);
         if (deadline != std::chrono::steady_clock::time_point::max() &&
             std::uncaught_exceptions() == 0 && deadline <= std::chrono::steady_clock::now())
             throw_for_scope(task);
@@ -237,6 +238,7 @@ void schedule_task(task_record* task) noexcept {
 void complete_task(task_record* task) noexcept {
     set_status(task, task_status::done);
     task->scheduler->remove_live(task);
+    if (task->set) member_finished(task);
     task->scheduler->main_worker.release_queue_slot();
     if (task_record* joiner = task->joiner) {
         task->joiner = nullptr;
@@ -324,5 +326,7 @@ bool end_wait_for_teardown(task_record* task) noexcept {
 }
 
 std::uint64_t task_id(const task_record* task) noexcept { return task->id; }
+
+scheduler_core* task_scheduler(const task_record* task) noexcept { return task->scheduler; }
 
 }  // namespace spindle::detail

@@ -176,14 +176,13 @@ void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point 
 void worker::arm_wait_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
     using time_point = std::chrono::steady_clock::time_point;
     // A timeout scope's deadline ends only waits that may throw cancelled: interruptible ones,
-    // outside a shield (whose scope's effective deadline leaves out those around it), and not
-    // while an exception unwinds the task.
-    const time_point scope_deadline = task->scope && task->interruptible &&
-                                              std::uncaught_exceptions() == 0
-                                          ? task->scope->effective
-                                          : time_point::max();
-    if (scope_deadline < deadline) {
-        add_timer(task, scope_deadline);
+    // and not while an exception unwinds the task.
+    const time_point scope_end =
+        task->scope && task->interruptible && std::uncaught_exceptions() == 0
+            ? scope_deadline(task)
+            : time_point::max();
+    if (scope_end < deadline) {
+        add_timer(task, scope_end);
         task->timer_for_scope = true;
     } else if (deadline != time_point::max()) {
         add_timer(task, deadline);

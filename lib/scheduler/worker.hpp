@@ -301,6 +301,9 @@ void throw_if_interrupted(task_record* task);
 inline bool shielded(const task_record* task) noexcept {
     return task->scope && task->scope->blocks_cancel;
 }
+// scope_deadline() is the deadline that applies to the task's waits: the earliest of its timeout
+// scopes' out to the first shield; time_point::max() when none has one.
+std::chrono::steady_clock::time_point scope_deadline(const task_record* task) noexcept;
 // throw_for_scope() marks the timeout scopes of the task whose deadline has passed as fired and
 // throws cancelled on behalf of the outermost of them.
 [[noreturn]] void throw_for_scope(task_record* task);

@@ -22,6 +22,7 @@
 namespace spindle::detail {
 struct scheduler_core;
 struct task_record;
+struct task_set;
 }  // namespace spindle::detail
 
 SPINDLE_EXPORTS_BEGIN
@@ -121,6 +122,7 @@ void release_task(task_record* task) noexcept;
 bool task_finished(const task_record* task) noexcept;
 void cancel_task(task_record* task);
 std::uint64_t task_id(const task_record* task) noexcept;
+scheduler_core* task_scheduler(const task_record* task) noexcept;
 
 }  // namespace spindle::detail
 

@@ -1,0 +1,296 @@
+// Task groups and as_completed.
+
+#include <spindle/scheduler.hpp>
+#include <spindle/task_group.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace spindle;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+// message_of() is what an exception_ptr holds, as text.
+std::string message_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (const cancelled&) {
+        return "cancelled";
+    }
+}
+
+}  // namespace
+
+TEST_CASE("task_group: every task ends before with_task_group returns; frames by reference") {
+    run([&] {
+        std::vector<int> results(5, 0);
+        const int total = with_task_group([&](task_group& group) {
+            for (int i = 0; i < 5; ++i)
+                group.spawn([&results, i] {
+                    this_fiber::sleep_for(std::chrono::milliseconds(5 - i));
+                    results[i] = i * i;
+                });
+            return 100;
+        });
+        CHECK(total == 100);
+        CHECK(results == std::vector<int>{0, 1, 4, 9, 16});
+    });
+}
+
+TEST_CASE("task_group: a failure cancels the other tasks and the body; exception_group") {
+    run([&] {
+        bool sibling_unwound = false;
+        bool body_unwound = false;
+        try {
+            with_task_group([&](task_group& group) {
+                group.spawn("sleeper", [&] {
+                    try {
+                        this_fiber::sleep_for(1h);
+                    } catch (const cancelled&) {
+                        sibling_unwound = true;
+                        throw;
+                    }
+                });
+                group.spawn("failing", [] {
+                    this_fiber::sleep_for(1ms);
+                    throw std::runtime_error("disk full");
+                });
+                try {
+                    this_fiber::sleep_for(1h);
+                } catch (const cancelled&) {
+                    body_unwound = true;
+                    throw;
+                }
+            });
+            FAIL("no exception_group");
+        } catch (const exception_group& e) {
+            REQUIRE(e.exceptions().size() == 1);
+            CHECK(message_of(e.exceptions()[0]) == "disk full");
+            const std::string what = e.what();
+            CHECK(what.find("1 task of a task group failed") != std::string::npos);
+            CHECK(what.find("'failing': disk full") != std::string::npos);
+        }
+        CHECK(sibling_unwound);
+        CHECK(body_unwound);
+    });
+}
+
+TEST_CASE("task_group: every failure is kept, in the order they happened") {
+    run([&] {
+        try {
+            with_task_group([&](task_group& group) {
+                group.spawn([] {
+                    try {
+                        this_fiber::sleep_for(1h);
+                    } catch (const cancelled&) {
+                        throw std::runtime_error("second, while cancelled");
+                    }
+                });
+                group.spawn([] {
+                    this_fiber::yield();
+                    throw std::logic_error("first");
+                });
+            });
+            FAIL("no exception_group");
+        } catch (const exception_group& e) {
+            REQUIRE(e.exceptions().size() == 2);
+            CHECK(message_of(e.exceptions()[0]) == "first");
+            CHECK(message_of(e.exceptions()[1]) == "second, while cancelled");
+        }
+    });
+}
+
+TEST_CASE("task_group: the body's own exception cancels the tasks and comes out as it is") {
+    run([&] {
+        bool task_unwound = false;
+        CHECK_THROWS_WITH_AS(with_task_group([&](task_group& group) {
+                                 group.spawn([&] {
+                                     try {
+                                         this_fiber::sleep_for(1h);
+                                     } catch (const cancelled&) {
+                                         task_unwound = true;
+                                         throw;
+                                     }
+                                 });
+                                 this_fiber::yield();
+                                 throw std::invalid_argument("bad body");
+                             }),
+                             "bad body", std::invalid_argument);
+        CHECK(task_unwound);
+    });
+}
+
+TEST_CASE("task_group: body and task failures together: the body's first") {
+    run([&] {
+        try {
+            with_task_group([&](task_group& group) {
+                group.spawn([] {
+                    try {
+                        this_fiber::sleep_for(1h);
+                    } catch (const cancelled&) {
+                        throw std::runtime_error("task");
+                    }
+                });
+                this_fiber::yield();
+                throw std::runtime_error("body");
+            });
+            FAIL("no exception_group");
+        } catch (const exception_group& e) {
+            REQUIRE(e.exceptions().size() == 2);
+            CHECK(message_of(e.exceptions()[0]) == "body");
+            CHECK(message_of(e.exceptions()[1]) == "task");
+        }
+    });
+}
+
+TEST_CASE("task_group: cancelling the task that waits cancels the group's tasks first") {
+    run([&] {
+        bool member_ended = false;
+        bool ended_before_cancel_left = false;
+        auto outer = spawn([&] {
+            try {
+                with_task_group([&](task_group& group) {
+                    group.spawn([&] {
+                        struct on_exit {
+                            bool& flag;
+                            ~on_exit() { flag = true; }
+                        } guard{member_ended};
+                        this_fiber::sleep_for(1h);
+                    });
+                });
+            } catch (const cancelled&) {
+                ended_before_cancel_left = member_ended;
+                throw;
+            }
+        });
+        this_fiber::sleep_for(1ms);
+        outer.cancel();
+        CHECK_THROWS_AS(outer.join(), cancelled);
+        CHECK(ended_before_cancel_left);
+    });
+}
+
+TEST_CASE("task_group: the object form; wait() throws, the destructor waits") {
+    run([&] {
+        int done = 0;
+        {
+            task_group group;
+            for (int i = 0; i < 3; ++i)
+                group.spawn([&] {
+                    this_fiber::sleep_for(1ms);
+                    ++done;
+                });
+            CHECK(group.size() == 3);
+        }
+        CHECK(done == 3);
+
+        task_group group;
+        group.spawn([] { throw std::runtime_error("x"); });
+        this_fiber::yield();
+        CHECK_THROWS_AS(group.spawn([] {}), fiber_error);  // shutting down
+        CHECK_THROWS_AS(group.wait(), exception_group);
+        group.wait();  // thrown once: nothing left to report
+        group.spawn([] {});  // usable again
+        group.wait();
+    });
+}
+
+TEST_CASE("task_group: the destructor throws what wait() was not asked for") {
+    run([&] {
+        CHECK_THROWS_AS(
+            [] {
+                task_group group;
+                group.spawn([] { throw std::runtime_error("unasked"); });
+            }(),
+            exception_group);
+    });
+}
+
+TEST_CASE("task_group: an exception leaving the frame cancels the tasks and waits for them") {
+    run([&] {
+        bool unwound = false;
+        try {
+            task_group group;
+            group.spawn([&] {
+                try {
+                    this_fiber::sleep_for(1h);
+                } catch (const cancelled&) {
+                    unwound = true;
+                    throw;
+                }
+            });
+            this_fiber::yield();
+            throw std::runtime_error("frame");
+        } catch (const std::runtime_error& e) {
+            CHECK(std::string(e.what()) == "frame");
+        }
+        CHECK(unwound);
+    });
+}
+
+TEST_CASE("task_group: a timeout around the group cancels its tasks") {
+    run([&] {
+        int cancelled_tasks = 0;
+        CHECK_THROWS_AS(with_timeout(2ms,
+                                     [&] {
+                                         with_task_group([&](task_group& group) {
+                                             for (int i = 0; i < 3; ++i)
+                                                 group.spawn([&] {
+                                                     try {
+                                                         this_fiber::sleep_for(1h);
+                                                     } catch (const cancelled&) {
+                                                         ++cancelled_tasks;
+                                                         throw;
+                                                     }
+                                                 });
+                                         });
+                                     }),
+                        timeout_error);
+        CHECK(cancelled_tasks == 3);
+    });
+}
+
+TEST_CASE("task_group: outside any task it is fiber_error") {
+    CHECK_THROWS_AS(task_group(), fiber_error);
+}
+
+TEST_CASE("as_completed: tasks come out in the order they finish") {
+    run([&] {
+        std::vector<task<int>> tasks;
+        for (int ms : {30, 10, 20}) tasks.push_back(spawn([ms] {
+            this_fiber::sleep_for(std::chrono::milliseconds(ms));
+            return ms;
+        }));
+        std::vector<int> order;
+        for (task<int>& t : as_completed(std::move(tasks))) order.push_back(t.join());
+        CHECK(order == std::vector<int>{10, 20, 30});
+    });
+}
+
+TEST_CASE("as_completed: finished tasks first, failures through join, and misuse") {
+    run([&] {
+        std::vector<task<int>> tasks;
+        tasks.push_back(spawn([] {
+            this_fiber::sleep_for(1ms);
+            return 1;
+        }));
+        tasks.push_back(spawn([]() -> int { throw std::runtime_error("bad"); }));
+        tasks.back().wait_for(0s);  // finished before as_completed sees it
+        auto order = as_completed(std::move(tasks));
+        task<int> first = order.next();
+        CHECK_THROWS_WITH_AS(first.join(), "bad", std::runtime_error);
+        CHECK(order.next().join() == 1);
+        CHECK(!order.next().id());
+
+        std::vector<task<int>> with_empty(1);
+        CHECK_THROWS_AS(as_completed(std::move(with_empty)), fiber_error);
+    });
+}
