@@ -16,6 +16,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <new>
 #include <optional>
@@ -348,7 +349,8 @@ gather_value_t<T> join_for_gather(task<T>& t) {
 
 /// gather() is asyncio.gather: it waits for every task and returns their results in argument
 /// order. If any failed, the exception of the first failed one in argument order is rethrown,
-/// after all have finished. If the gathering task is cancelled, it cancels the tasks too.
+/// after all have finished; the other failures are reported on stderr (use gather_settled() to
+/// keep them all). If the gathering task is cancelled, it cancels the tasks too.
 template <class... T>
 std::tuple<gather_value_t<T>...> gather(task<T>&&... tasks) {
     std::tuple<task<T>...> owned(std::move(tasks)...);
@@ -378,6 +380,73 @@ auto gather(std::vector<task<T>> tasks)
         for (task<T>& t : tasks) results.push_back(t.join());
         return results;
     }
+}
+
+/// settled is how one task ended, as gather_settled() gives it: a value (std::monostate for
+/// task<void>) or an exception. Nothing is lost: every failure stays in its place.
+template <class T>
+class settled {
+    static_assert(!std::is_reference_v<T>,
+                  "gather_settled() of a task<T&> is not supported; return a pointer instead");
+
+public:
+    /// settled(value) is a task that returned `value`.
+    explicit settled(gather_value_t<T> value) : value_(std::move(value)) {}
+    /// settled(error) is a task that ended with `error`.
+    explicit settled(std::exception_ptr error) noexcept : error_(std::move(error)) {}
+
+    /// ok() tells whether the task returned.
+    bool ok() const noexcept { return !error_; }
+    /// value() is what the task returned; rethrows its exception when it failed.
+    gather_value_t<T>& value() {
+        if (error_) std::rethrow_exception(error_);
+        return *value_;
+    }
+    /// error() is the task's exception, or null when it returned.
+    const std::exception_ptr& error() const noexcept { return error_; }
+
+private:
+    std::optional<gather_value_t<T>> value_;
+    std::exception_ptr error_;
+};
+
+namespace detail {
+template <class T>
+settled<T> settle(task<T>& t) {
+    try {
+        return settled<T>(join_for_gather(t));
+    } catch (...) {
+        return settled<T>(std::current_exception());
+    }
+}
+}  // namespace detail
+
+/// gather_settled() is asyncio.gather(return_exceptions=True): it waits for every task and gives
+/// how each ended, in argument order, every failure included. If the gathering task is
+/// cancelled, it cancels the tasks too and rethrows cancelled.
+template <class... T>
+std::tuple<settled<T>...> gather_settled(task<T>&&... tasks) {
+    std::tuple<task<T>...> owned(std::move(tasks)...);
+    return std::apply(
+        [](task<T>&... t) {
+            detail::task_record* const records[] = {detail::task_access::record(t)..., nullptr};
+            detail::settle_tasks(records, sizeof...(T));
+            return std::tuple<settled<T>...>{detail::settle(t)...};
+        },
+        owned);
+}
+
+/// gather_settled(tasks) is gather_settled() over a vector: how each task ended, in order.
+template <class T>
+std::vector<settled<T>> gather_settled(std::vector<task<T>> tasks) {
+    std::vector<detail::task_record*> records;
+    records.reserve(tasks.size());
+    for (const task<T>& t : tasks) records.push_back(detail::task_access::record(t));
+    detail::settle_tasks(records.data(), records.size());
+    std::vector<settled<T>> outcomes;
+    outcomes.reserve(tasks.size());
+    for (task<T>& t : tasks) outcomes.push_back(detail::settle(t));
+    return outcomes;
 }
 
 namespace this_task {

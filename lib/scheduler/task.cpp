@@ -266,7 +266,7 @@ void join_task(task_record* task) {
     if (task->exception) std::rethrow_exception(task->exception);
 }
 
-void gather_tasks(task_record* const* tasks, std::size_t count) {
+void settle_tasks(task_record* const* tasks, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
         if (!tasks[i]) throw fiber_error("spindle: gather() of an empty task handle");
         if (tasks[i]->result_taken)
@@ -281,9 +281,16 @@ void gather_tasks(task_record* const* tasks, std::size_t count) {
             throw;
         }
     }
+}
+
+void gather_tasks(task_record* const* tasks, std::size_t count) {
+    settle_tasks(tasks, count);
     for (std::size_t i = 0; i < count; ++i) {
         if (tasks[i]->exception) {
-            for (std::size_t j = 0; j < count; ++j) tasks[j]->result_taken = true;
+            // The first failure is rethrown. The others stay unjoined, so that when gather()'s
+            // handles go they are reported on stderr, not lost (gather_settled() keeps them all).
+            for (std::size_t j = 0; j < count; ++j)
+                if (!tasks[j]->exception || j == i) tasks[j]->result_taken = true;
             std::rethrow_exception(tasks[i]->exception);
         }
     }

@@ -141,3 +141,46 @@ TEST_CASE("cancel: cancelling the gathering task cancels what it gathers") {
         CHECK(finished == 0);
     });
 }
+
+TEST_CASE("gather_settled: every task's value or exception, in argument order") {
+    run([&] {
+        auto [a, b, c] = gather_settled(spawn([] { return 1; }),
+                                        spawn([]() -> int { throw std::runtime_error("b"); }),
+                                        spawn([] { throw std::logic_error("c"); }));
+        CHECK(a.ok());
+        CHECK(a.value() == 1);
+        CHECK(!b.ok());
+        CHECK_THROWS_WITH_AS(b.value(), "b", std::runtime_error);
+        CHECK(!c.ok());
+        CHECK_THROWS_WITH_AS(std::rethrow_exception(c.error()), "c", std::logic_error);
+
+        std::vector<task<int>> tasks;
+        for (int i = 0; i < 4; ++i)
+            tasks.push_back(spawn([i]() -> int {
+                if (i % 2) throw std::runtime_error(std::to_string(i));
+                return i;
+            }));
+        auto outcomes = gather_settled(std::move(tasks));
+        REQUIRE(outcomes.size() == 4);
+        CHECK(outcomes[0].value() == 0);
+        CHECK_THROWS_WITH_AS(outcomes[1].value(), "1", std::runtime_error);
+        CHECK(outcomes[2].value() == 2);
+        CHECK_THROWS_WITH_AS(outcomes[3].value(), "3", std::runtime_error);
+    });
+}
+
+TEST_CASE("gather: the failures after the first are reported on stderr, not dropped") {
+    const auto result = spindle_test::run_in_child([] {
+        run([] {
+            try {
+                gather(spawn([] { throw std::runtime_error("first failure"); }),
+                       spawn([] { throw std::runtime_error("second failure"); }));
+            } catch (const std::runtime_error&) {
+            }
+        });
+    });
+    CHECK(result.exited);
+    CHECK(result.exit_code == 0);
+    CHECK(result.err.find("second failure") != std::string::npos);
+    CHECK(result.err.find("first failure") == std::string::npos);
+}

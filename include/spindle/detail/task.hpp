@@ -114,9 +114,13 @@ void join_task(task_record* task);
 bool wait_task_until(task_record* task, std::chrono::steady_clock::time_point deadline);
 // task_result() is the result slot given to set_task_result().
 void* task_result(task_record* task) noexcept;
-// gather_tasks() waits for every task, then rethrows the first failure in argument order. When
-// the gathering task is cancelled, it cancels the tasks too.
+// gather_tasks() waits for every task, then rethrows the first failure in argument order (the
+// other failures are reported on stderr when their handles go). When the gathering task is
+// cancelled, it cancels the tasks too.
 void gather_tasks(task_record* const* tasks, std::size_t count);
+// settle_tasks() is gather_tasks() without the rethrow: it waits for every task (cancelling
+// them when the gathering task is cancelled).
+void settle_tasks(task_record* const* tasks, std::size_t count);
 // release_task() drops the handle's hold: a running task is detached, a finished one freed.
 void release_task(task_record* task) noexcept;
 bool task_finished(const task_record* task) noexcept;
