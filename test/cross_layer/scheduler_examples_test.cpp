@@ -62,3 +62,18 @@ TEST_CASE("example connection_pool: two connections for four tasks; the last in 
                            "main: all connections back",
                        });
 }
+
+TEST_CASE("example task_groups: a failure cancels the group, timeouts, run() ends the heartbeat") {
+    const program_output out = run_example_program("task_groups");
+    CHECK(out.exit_code == 0);
+    CHECK(out.lines == std::vector<std::string>{
+                           "pipeline: 1 failure, 3 tasks cancelled, sum so far 6",
+                           "  cannot parse 'oops'",
+                           "lookup: timed out",
+                           "lookup: gave up quietly",
+                           "lookup: cleaned up after the deadline",
+                           "lookup: timed out after cleanup",
+                           "heartbeat: cancelled when main returned",
+                           "main: done, heartbeat beat at least once",
+                       });
+}

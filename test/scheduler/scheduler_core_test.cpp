@@ -267,7 +267,7 @@ TEST_CASE("scheduler: misuse is reported with fiber_error") {
         CHECK_THROWS_AS(scheduler(scheduler_options{.threads = 0}), fiber_error);
     }
     SUBCASE("spawn outside any task") {
-        CHECK_THROWS_WITH_AS(spawn([] {}), doctest::Contains("outside any task"), fiber_error);
+        CHECK_THROWS_WITH_AS((void)spawn([] {}), doctest::Contains("outside any task"), fiber_error);
     }
     SUBCASE("run inside a task") {
         run([] {
@@ -432,7 +432,7 @@ TEST_CASE("out of memory: a failed spawn leaves the scheduler consistent") {
     {
         fail_every_allocation failing;
         // A task type of its own: its record is not in the cache.
-        CHECK_THROWS_AS(s.spawn([&, big = std::array<char, 4096>{}] { finished += big[0] + 100; }),
+        CHECK_THROWS_AS((void)s.spawn([&, big = std::array<char, 4096>{}] { finished += big[0] + 100; }),
                         std::bad_alloc);
     }
     auto b = s.spawn([&] { ++finished; });
@@ -536,10 +536,10 @@ TEST_CASE("exception safety: spawn of a function whose copy or move throws") {
         int ran = 0;
         auto body = [&ran, captured = fragile(7)] { ran += captured.value; };
         fragile::copies_throw = true;
-        CHECK_THROWS_WITH_AS(s.spawn(body), "fragile copy", std::runtime_error);
+        CHECK_THROWS_WITH_AS((void)s.spawn(body), "fragile copy", std::runtime_error);
         fragile::copies_throw = false;
         fragile::moves_throw = true;
-        CHECK_THROWS_WITH_AS(s.spawn(std::move(body)), "fragile move", std::runtime_error);
+        CHECK_THROWS_WITH_AS((void)s.spawn(std::move(body)), "fragile move", std::runtime_error);
         fragile::moves_throw = false;
         auto t = s.spawn(body);
         s.run();
