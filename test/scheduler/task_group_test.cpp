@@ -294,3 +294,18 @@ TEST_CASE("as_completed: finished tasks first, failures through join, and misuse
         CHECK_THROWS_AS(as_completed(std::move(with_empty)), fiber_error);
     });
 }
+
+TEST_CASE("task_group: a deadlock report says the body waits on its task group") {
+    try {
+        run([] {
+            with_task_group([](task_group& group) {
+                group.spawn("stuck", [] { this_fiber::sleep_for(clock_type::duration::max()); });
+            });
+        });
+        FAIL("no deadlock_error");
+    } catch (const deadlock_error& e) {
+        const std::string what = e.what();
+        CHECK(what.find("'main' waits on task group") != std::string::npos);
+        CHECK(what.find("'stuck' waits on sleep forever") != std::string::npos);
+    }
+}
