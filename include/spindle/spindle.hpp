@@ -12,4 +12,5 @@
 #include <spindle/timeout.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
+#include <spindle/future.hpp>
 #include <spindle/io.hpp>
