@@ -102,8 +102,7 @@ concept promise_settable =
     (std::is_void_v<T> && sizeof...(Args) == 0) ||
     (std::is_lvalue_reference_v<T> && sizeof...(Args) == 1 &&
      (std::is_lvalue_reference_v<Args> && ...) && (std::is_convertible_v<Args, T> && ...)) ||
-    (std::is_object_v<T> && std::is_constructible_v<std::conditional_t<std::is_object_v<T>, T, int>,
-                                                    Args...>);
+    (std::is_object_v<T> && std::is_constructible_v<T, Args...>);
 
 }  // namespace detail
 

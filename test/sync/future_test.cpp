@@ -1,5 +1,7 @@
 // promise and future: one result between tasks, values, references, void, exceptions, misuse.
 
+#include "allocation_failure.hpp"
+
 #include <spindle/future.hpp>
 #include <spindle/scheduler.hpp>
 #include <spindle/timeout.hpp>
@@ -160,4 +162,18 @@ TEST_CASE("future: a deadlock report says what the task waits on") {
     CHECK_THROWS_WITH_AS(run([&] { return f.get(); }),
                          doctest::Contains("waits on future wait (promise not satisfied yet)"),
                          deadlock_error);
+}
+
+TEST_CASE("future: the promise's constructor allocates the state; failure is std::bad_alloc") {
+    SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
+    {
+        fail_allocation fail(1);
+        CHECK_THROWS_AS(promise<std::string>(), std::bad_alloc);
+        CHECK(fail.failed());
+    }
+    promise<std::string> p;  // nothing else allocates: making the future, setting, getting
+    fail_every_allocation fail;
+    auto f = p.get_future();
+    p.set_value("short");
+    CHECK(f.get() == "short");
 }
