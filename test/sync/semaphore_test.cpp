@@ -1,5 +1,7 @@
 // semaphore: permits, FIFO hand-off, timed and cancelled waits, misuse.
 
+#include "child_process.hpp"
+
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/timeout.hpp>
@@ -7,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -134,4 +138,19 @@ TEST_CASE("semaphore: a deadlock report names it") {
         CHECK(std::string(e.what()).find("waits on semaphore acquire 'connection slots'") !=
               std::string::npos);
     }
+}
+
+TEST_CASE("semaphore: destroyed while a task waits for it, the process stops with a message") {
+    const auto result = spindle_test::run_in_child([] {
+        run([] {
+            auto s = std::make_unique<semaphore>(0);
+            spawn([&] { s->acquire(); }).detach();
+            this_fiber::yield();
+            s.reset();
+        });
+    });
+    CHECK(result.signalled);
+    CHECK(result.signal == SIGABRT);
+    CHECK(result.err.find("a semaphore was destroyed while tasks waited for it") !=
+          std::string::npos);
 }
