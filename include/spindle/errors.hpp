@@ -77,6 +77,14 @@ private:
     std::vector<std::exception_ptr> exceptions_;
 };
 
+/// broken_promise reports that a promise was destroyed (or given a new state by assignment)
+/// before it was given a value or an exception: the future's get() throws it, so a task waiting
+/// for a result that can no longer come is not left waiting forever.
+class broken_promise : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 /// cancelled is thrown inside a cancelled task at its suspension point. It deliberately does not
 /// derive from std::exception, so `catch (const std::exception&)` does not swallow it.
 struct cancelled {};

@@ -13,4 +13,5 @@
 #include <spindle/task_group.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/sync.hpp>
+#include <spindle/future.hpp>
 #include <spindle/io.hpp>

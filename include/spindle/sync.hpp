@@ -1,8 +1,14 @@
 #pragma once
-// mutex and condition_variable for tasks: waiting suspends the calling task, never the thread.
+// The synchronisation primitives for tasks: mutex, condition_variable, semaphore, latch,
+// wait_group and event. Waiting suspends the calling task, never the thread.
 //
-// Both work with std::lock_guard and std::unique_lock. A mutex is handed to its longest waiter on
-// unlock, so a task that unlocks and locks again in a loop cannot starve the others.
+// mutex and condition_variable work with std::lock_guard and std::unique_lock. A mutex (and a
+// semaphore's permit) is handed to its longest waiter on release, so a task that releases and
+// takes again in a loop cannot starve the others.
+//
+// Every waiting call throws fiber_error when it would wait outside any task, and cancelled when
+// task::cancel() interrupts it; an interrupted or timed-out wait has taken nothing. Each object
+// can be given a name (set_name()) that deadlock reports and task dumps print beside the wait.
 
 #include <spindle/detail/config.hpp>
 #include <spindle/detail/deadline.hpp>
@@ -11,11 +17,22 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <mutex>
+#include <string_view>
 
 SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
+namespace detail {
+
+// name_view() is an object's name as a string_view, empty when it has none.
+inline std::string_view name_view(const object_name& name) noexcept {
+    const char* text = name.c_str();
+    return text ? std::string_view(text) : std::string_view();
+}
+
+}  // namespace detail
 
 class condition_variable;
 
@@ -35,6 +52,14 @@ public:
     void lock();
     /// try_lock() takes the mutex if it is free.
     bool try_lock() noexcept;
+    /// try_lock_until() is lock() that gives up at `deadline`: false then, with the mutex not
+    /// taken. Like every timed wait, a deadline that has passed still lets the others run once.
+    bool try_lock_until(std::chrono::steady_clock::time_point deadline);
+    /// try_lock_for() is try_lock_until(now + duration), saturated as deadline_after() says.
+    template <class Rep, class Period>
+    bool try_lock_for(const std::chrono::duration<Rep, Period>& duration) {
+        return try_lock_until(detail::deadline_after(duration));
+    }
     /// unlock() releases the mutex, handing it to the task that has waited longest. Throws
     /// fiber_error when the caller does not hold it, naming the holder.
     ///
@@ -43,12 +68,19 @@ public:
     /// Ownership is by task, not by record, so a new task never inherits a dead task's lock.
     void unlock();
 
+    /// set_name() names the mutex for deadlock reports and task dumps (up to 31 bytes are kept).
+    void set_name(std::string_view name) noexcept { name_.assign(name); }
+    /// name() is the name given by set_name(), or empty.
+    std::string_view name() const noexcept { return detail::name_view(name_); }
+
 private:
     friend class condition_variable;
+    bool lock_with(const std::chrono::steady_clock::time_point* deadline);
     void lock_uninterruptible();
     bool held_by_caller() const noexcept;
 
     detail::wait_queue waiters_;
+    detail::object_name name_;
     /// owner_ is the holder; a key, not the record, which is recycled once the task ends.
     detail::task_key owner_;
     bool locked_ = false;
@@ -108,11 +140,227 @@ public:
         return wait_until(lock, detail::deadline_after(duration), std::move(pred));
     }
 
+    /// set_name() names the condition variable for deadlock reports and task dumps.
+    void set_name(std::string_view name) noexcept { name_.assign(name); }
+    /// name() is the name given by set_name(), or empty.
+    std::string_view name() const noexcept { return detail::name_view(name_); }
+
 private:
     std::cv_status wait_with(std::unique_lock<mutex>& lock,
                              const std::chrono::steady_clock::time_point* deadline);
 
     detail::wait_queue waiters_;
+    detail::object_name name_;
+};
+
+/// semaphore is a counting semaphore of permits for tasks.
+///
+/// A release goes to the task that has waited longest, before anyone else can take it: a task
+/// that releases and acquires again in a loop cannot starve the waiters (no barging).
+class semaphore {
+public:
+    /// semaphore() starts with `initial` permits; std::invalid_argument when it is negative.
+    explicit semaphore(std::ptrdiff_t initial);
+    /// ~semaphore() stops the process with a message if tasks still wait for it: they could
+    /// neither get a permit nor be told, and would wake into a destroyed object.
+    ~semaphore();
+    semaphore(const semaphore&) = delete;
+    semaphore& operator=(const semaphore&) = delete;
+
+    /// acquire() takes a permit, suspending the calling task while there is none. fiber_error
+    /// when it would wait outside any task; cancelled when the task is cancelled while waiting
+    /// (it then has taken nothing).
+    void acquire();
+    /// try_acquire() takes a permit if one is free.
+    bool try_acquire() noexcept;
+    /// try_acquire_until() is acquire() that gives up at `deadline`: false then, nothing taken.
+    bool try_acquire_until(std::chrono::steady_clock::time_point deadline);
+    /// try_acquire_for() is try_acquire_until(now + duration).
+    template <class Rep, class Period>
+    bool try_acquire_for(const std::chrono::duration<Rep, Period>& duration) {
+        return try_acquire_until(detail::deadline_after(duration));
+    }
+    /// release() gives back `n` permits, handing them to the longest waiters first.
+    /// std::invalid_argument when n <= 0, std::overflow_error when the count would pass
+    /// PTRDIFF_MAX (nothing is released then).
+    void release(std::ptrdiff_t n = 1);
+    /// available() is the number of free permits (0 while tasks wait).
+    std::ptrdiff_t available() const noexcept { return count_; }
+
+    /// set_name() names the semaphore for deadlock reports and task dumps.
+    void set_name(std::string_view name) noexcept { name_.assign(name); }
+    /// name() is the name given by set_name(), or empty.
+    std::string_view name() const noexcept { return detail::name_view(name_); }
+
+private:
+    bool acquire_with(const std::chrono::steady_clock::time_point* deadline);
+
+    detail::wait_queue waiters_;
+    std::ptrdiff_t count_;
+    detail::object_name name_;
+};
+
+namespace detail {
+
+// countdown is what latch and wait_group share: a count, and the tasks waiting for it to reach
+// zero. Its destructor wakes those still waiting with `closed`: their wait throws fiber_error
+// with `destroyed` (a static string the waiter reads without touching the object).
+class countdown {
+public:
+    countdown(std::ptrdiff_t count, const char* what, const char* destroyed) noexcept
+        : count_(count), what_(what), destroyed_(destroyed) {}
+    ~countdown();
+    countdown(const countdown&) = delete;
+    countdown& operator=(const countdown&) = delete;
+
+    // add() adds `delta` to the count and wakes every waiter when it reaches zero. When the count
+    // would go below zero (or past PTRDIFF_MAX) it changes nothing and throws fiber_error with
+    // `misuse`.
+    void add(std::ptrdiff_t delta, const char* misuse);
+    // wait() returns at once when the count is zero, else waits until it is: true then, false
+    // at `*deadline` when one is given.
+    bool wait(const std::chrono::steady_clock::time_point* deadline);
+    std::ptrdiff_t count() const noexcept { return count_; }
+
+    object_name name;
+
+private:
+    wait_queue waiters_;
+    std::ptrdiff_t count_;
+    const char* what_;
+    const char* destroyed_;
+};
+
+}  // namespace detail
+
+/// latch is std::latch for tasks: a count set once that tasks count down, and that tasks wait
+/// for to reach zero. It cannot be reset.
+///
+/// Destroying a latch while tasks wait on it wakes them: their wait throws fiber_error (the
+/// latch is gone and the count will never reach zero).
+class latch {
+public:
+    /// latch() starts the count at `count`; std::invalid_argument when it is negative.
+    explicit latch(std::ptrdiff_t count);
+    latch(const latch&) = delete;
+    latch& operator=(const latch&) = delete;
+
+    /// count_down() lowers the count by `n`, waking every waiter when it reaches zero.
+    /// std::invalid_argument when n is negative; fiber_error when n is more than the count
+    /// (nothing is counted then).
+    void count_down(std::ptrdiff_t n = 1);
+    /// try_wait() tells whether the count has reached zero.
+    bool try_wait() const noexcept { return state_.count() == 0; }
+    /// wait() suspends the calling task until the count reaches zero (at once if it has).
+    /// fiber_error when it would wait outside any task; cancelled when the task is cancelled.
+    void wait() { state_.wait(nullptr); }
+    /// wait_until() is wait() that gives up at `deadline`, returning false.
+    bool wait_until(std::chrono::steady_clock::time_point deadline) {
+        return state_.wait(&deadline);
+    }
+    /// wait_for() is wait_until(now + duration).
+    template <class Rep, class Period>
+    bool wait_for(const std::chrono::duration<Rep, Period>& duration) {
+        return wait_until(detail::deadline_after(duration));
+    }
+    /// arrive_and_wait() is count_down(n) then wait().
+    void arrive_and_wait(std::ptrdiff_t n = 1) {
+        count_down(n);
+        wait();
+    }
+
+    /// set_name() names the latch for deadlock reports and task dumps.
+    void set_name(std::string_view name) noexcept { state_.name.assign(name); }
+    /// name() is the name given by set_name(), or empty.
+    std::string_view name() const noexcept { return detail::name_view(state_.name); }
+
+private:
+    detail::countdown state_;
+};
+
+/// wait_group is Go's sync.WaitGroup: a count of work in flight that add() raises and done()
+/// lowers, and that wait() waits for to reach zero. Unlike a latch it can be used again once it
+/// is back to zero.
+///
+/// Destroying a wait_group while tasks wait on it wakes them: their wait throws fiber_error.
+class wait_group {
+public:
+    /// wait_group() starts at zero.
+    wait_group() noexcept;
+    wait_group(const wait_group&) = delete;
+    wait_group& operator=(const wait_group&) = delete;
+
+    /// add() adds `n` (which may be negative) to the count, waking every waiter when it reaches
+    /// zero. fiber_error when the count would go negative (nothing changes then).
+    void add(std::ptrdiff_t n = 1);
+    /// done() is add(-1).
+    void done() { add(-1); }
+    /// count() is the work in flight.
+    std::ptrdiff_t count() const noexcept { return state_.count(); }
+    /// wait() suspends the calling task until the count is zero (at once if it is). fiber_error
+    /// when it would wait outside any task; cancelled when the task is cancelled.
+    void wait() { state_.wait(nullptr); }
+    /// wait_until() is wait() that gives up at `deadline`, returning false.
+    bool wait_until(std::chrono::steady_clock::time_point deadline) {
+        return state_.wait(&deadline);
+    }
+    /// wait_for() is wait_until(now + duration).
+    template <class Rep, class Period>
+    bool wait_for(const std::chrono::duration<Rep, Period>& duration) {
+        return wait_until(detail::deadline_after(duration));
+    }
+
+    /// set_name() names the wait_group for deadlock reports and task dumps.
+    void set_name(std::string_view name) noexcept { state_.name.assign(name); }
+    /// name() is the name given by set_name(), or empty.
+    std::string_view name() const noexcept { return detail::name_view(state_.name); }
+
+private:
+    detail::countdown state_;
+};
+
+/// event is asyncio.Event: a flag that tasks wait for to be set.
+///
+/// set() wakes every waiter; a waiter woken by set() returns even when clear() follows before
+/// it runs. Destroying an event while tasks wait on it wakes them: their wait throws
+/// fiber_error.
+class event {
+public:
+    /// event() makes an event that is not set.
+    event() noexcept = default;
+    /// ~event() wakes the tasks still waiting; their wait throws fiber_error.
+    ~event();
+    event(const event&) = delete;
+    event& operator=(const event&) = delete;
+
+    /// set() sets the flag and wakes every waiting task.
+    void set() noexcept;
+    /// clear() lowers the flag: later waits wait again.
+    void clear() noexcept { set_ = false; }
+    /// is_set() tells whether the flag is set.
+    bool is_set() const noexcept { return set_; }
+    /// wait() suspends the calling task until the flag is set (at once if it is). fiber_error
+    /// when it would wait outside any task; cancelled when the task is cancelled.
+    void wait();
+    /// wait_until() is wait() that gives up at `deadline`, returning false.
+    bool wait_until(std::chrono::steady_clock::time_point deadline);
+    /// wait_for() is wait_until(now + duration).
+    template <class Rep, class Period>
+    bool wait_for(const std::chrono::duration<Rep, Period>& duration) {
+        return wait_until(detail::deadline_after(duration));
+    }
+
+    /// set_name() names the event for deadlock reports and task dumps.
+    void set_name(std::string_view name) noexcept { name_.assign(name); }
+    /// name() is the name given by set_name(), or empty.
+    std::string_view name() const noexcept { return detail::name_view(name_); }
+
+private:
+    bool wait_with(const std::chrono::steady_clock::time_point* deadline);
+
+    detail::wait_queue waiters_;
+    detail::object_name name_;
+    bool set_ = false;
 };
 
 }  // namespace spindle

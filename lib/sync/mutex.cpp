@@ -1,6 +1,7 @@
-// mutex and condition_variable on wait queues.
+// mutex on a wait queue: handed over on unlock to the task that waited longest.
 
 #include "scheduler/worker.hpp"
+#include "sync/wait.hpp"
 
 #include <spindle/sync.hpp>
 
@@ -35,20 +36,27 @@ mutex::~mutex() {
 
 bool mutex::held_by_caller() const noexcept { return locked_ && owner_ == running_task_key(); }
 
-void mutex::lock() {
+void mutex::lock() { lock_with(nullptr); }
+
+bool mutex::try_lock_until(std::chrono::steady_clock::time_point deadline) {
+    return lock_with(&deadline);
+}
+
+bool mutex::lock_with(const std::chrono::steady_clock::time_point* deadline) {
     const detail::task_key self = running_task_key();
     if (!locked_) {
         locked_ = true;
         owner_ = self;
-        return;
+        return true;
     }
     if (self != detail::task_key{} && owner_ == self)
         throw fiber_error(
             "spindle: mutex::lock() by the task that holds it already (spindle::mutex is not "
             "recursive)");
-    detail::waiter w;
-    detail::begin_wait(waiters_, w, "mutex lock");
-    detail::end_wait(w);  // completed: unlock() made this task the owner
+    // true: unlock() made this task the owner before waking it.
+    const bool taken = detail::wait_in(waiters_, name_, "mutex lock", deadline);
+    SPINDLE_ASSERT(!taken || (locked_ && owner_ == self), "a mutex handed to another task");
+    return taken;
 }
 
 void mutex::lock_uninterruptible() {
@@ -58,6 +66,7 @@ void mutex::lock_uninterruptible() {
         return;
     }
     detail::waiter w;
+    w.object = name_.c_str();
     detail::begin_wait(waiters_, w, "mutex lock (to return from a condition_variable wait)",
                        /*interruptible=*/false);
     detail::end_wait(w);
@@ -83,61 +92,6 @@ void mutex::unlock() {
         locked_ = false;
         owner_ = {};
     }
-}
-
-condition_variable::~condition_variable() { detail::wake_all(waiters_, wake_outcome::closed); }
-
-void condition_variable::notify_one() noexcept {
-    if (detail::waiter* w = waiters_.front()) detail::wake(*w, wake_outcome::completed);
-}
-
-void condition_variable::notify_all() noexcept {
-    detail::wake_all(waiters_, wake_outcome::completed);
-}
-
-void condition_variable::wait(std::unique_lock<mutex>& lock) { wait_with(lock, nullptr); }
-
-std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock,
-                                              std::chrono::steady_clock::time_point deadline) {
-    return wait_with(lock, &deadline);
-}
-
-std::cv_status condition_variable::wait_with(
-    std::unique_lock<mutex>& lock, const std::chrono::steady_clock::time_point* deadline) {
-    mutex* m = lock.mutex();
-    if (!m || !lock.owns_lock() || !m->held_by_caller())
-        throw fiber_error(
-            "spindle: condition_variable::wait() needs a lock that holds its mutex, taken by the "
-            "calling task");
-    // Queue first, then release the mutex: no notification between the two can be missed.
-    detail::waiter w;
-    if (deadline)
-        detail::begin_wait_until(waiters_, w, "condition_variable notify", *deadline);
-    else
-        detail::begin_wait(waiters_, w, "condition_variable notify");
-    m->unlock();
-    // take_back() re-takes the mutex. Only a scheduler's teardown interrupts that (when the
-    // mutex will never come back); the wait then throws cancelled with `lock` released, so that
-    // its destructor does not unlock a mutex this task does not hold.
-    auto take_back = [&] {
-        try {
-            m->lock_uninterruptible();
-        } catch (...) {
-            lock.release();
-            throw;
-        }
-    };
-    wake_outcome outcome;
-    try {
-        outcome = detail::end_wait(w);
-    } catch (...) {
-        // Even when cancelled, the caller gets its lock back, as std::condition_variable promises.
-        take_back();
-        throw;
-    }
-    take_back();
-    return outcome == wake_outcome::timed_out ? std::cv_status::timeout
-                                              : std::cv_status::no_timeout;
 }
 
 }  // namespace spindle

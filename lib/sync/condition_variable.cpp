@@ -1,0 +1,67 @@
+// condition_variable on a wait queue: the wait releases the mutex and takes it back.
+
+#include "scheduler/worker.hpp"
+
+#include <spindle/sync.hpp>
+
+namespace spindle {
+
+using detail::wake_outcome;
+
+condition_variable::~condition_variable() { detail::wake_all(waiters_, wake_outcome::closed); }
+
+void condition_variable::notify_one() noexcept {
+    if (detail::waiter* w = waiters_.front()) detail::wake(*w, wake_outcome::completed);
+}
+
+void condition_variable::notify_all() noexcept {
+    detail::wake_all(waiters_, wake_outcome::completed);
+}
+
+void condition_variable::wait(std::unique_lock<mutex>& lock) { wait_with(lock, nullptr); }
+
+std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock,
+                                              std::chrono::steady_clock::time_point deadline) {
+    return wait_with(lock, &deadline);
+}
+
+std::cv_status condition_variable::wait_with(
+    std::unique_lock<mutex>& lock, const std::chrono::steady_clock::time_point* deadline) {
+    mutex* m = lock.mutex();
+    if (!m || !lock.owns_lock() || !m->held_by_caller())
+        throw fiber_error(
+            "spindle: condition_variable::wait() needs a lock that holds its mutex, taken by the "
+            "calling task");
+    // Queue first, then release the mutex: no notification between the two can be missed.
+    detail::waiter w;
+    w.object = name_.c_str();
+    if (deadline)
+        detail::begin_wait_until(waiters_, w, "condition_variable notify", *deadline);
+    else
+        detail::begin_wait(waiters_, w, "condition_variable notify");
+    m->unlock();
+    // take_back() re-takes the mutex. Only a scheduler's teardown interrupts that (when the
+    // mutex will never come back); the wait then throws cancelled with `lock` released, so that
+    // its destructor does not unlock a mutex this task does not hold.
+    auto take_back = [&] {
+        try {
+            m->lock_uninterruptible();
+        } catch (...) {
+            lock.release();
+            throw;
+        }
+    };
+    wake_outcome outcome;
+    try {
+        outcome = detail::end_wait(w);
+    } catch (...) {
+        // Even when cancelled, the caller gets its lock back, as std::condition_variable promises.
+        take_back();
+        throw;
+    }
+    take_back();
+    return outcome == wake_outcome::timed_out ? std::cv_status::timeout
+                                              : std::cv_status::no_timeout;
+}
+
+}  // namespace spindle

@@ -1,0 +1,60 @@
+// semaphore on a wait queue: permits handed to the longest waiter first.
+
+#include "fiber/fiber_internals.hpp"
+#include "sync/wait.hpp"
+
+#include <spindle/detail/assert.hpp>
+#include <spindle/sync.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace spindle {
+
+using detail::wake_outcome;
+
+semaphore::semaphore(std::ptrdiff_t initial) : count_(initial) {
+    if (initial < 0)
+        throw std::invalid_argument("spindle: semaphore(initial) with a negative initial count");
+}
+
+semaphore::~semaphore() {
+    if (!waiters_.empty())
+        detail::stop_process("a semaphore was destroyed while tasks waited for it");
+}
+
+void semaphore::acquire() { acquire_with(nullptr); }
+
+bool semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline) {
+    return acquire_with(&deadline);
+}
+
+bool semaphore::try_acquire() noexcept {
+    // Permits are free only while nobody waits (release() hands them over first), so taking one
+    // here never jumps a queue.
+    SPINDLE_ASSERT(count_ == 0 || waiters_.empty(), "a semaphore with free permits and waiters");
+    if (count_ == 0) return false;
+    --count_;
+    return true;
+}
+
+bool semaphore::acquire_with(const std::chrono::steady_clock::time_point* deadline) {
+    if (try_acquire()) return true;
+    // true: release() handed this task its permit before waking it; the count never held it.
+    return detail::wait_in(waiters_, name_, "semaphore acquire", deadline);
+}
+
+void semaphore::release(std::ptrdiff_t n) {
+    if (n <= 0) throw std::invalid_argument("spindle: semaphore::release(n) with n <= 0");
+    if (n > PTRDIFF_MAX - count_)
+        throw std::overflow_error("spindle: semaphore::release(n) would overflow the count");
+    for (; n > 0; --n) {
+        detail::waiter* next = waiters_.front();
+        if (!next) break;
+        detail::wake(*next, wake_outcome::completed);  // unlinks it
+    }
+    count_ += n;
+    SPINDLE_ASSERT(count_ == 0 || waiters_.empty(), "a semaphore with free permits and waiters");
+}
+
+}  // namespace spindle

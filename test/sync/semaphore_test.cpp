@@ -1,0 +1,156 @@
+// semaphore: permits, FIFO hand-off, timed and cancelled waits, misuse.
+
+#include "child_process.hpp"
+
+#include <spindle/scheduler.hpp>
+#include <spindle/sync.hpp>
+#include <spindle/timeout.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace spindle;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+TEST_CASE("semaphore: permits are taken and given back; at most `initial` holders at once") {
+    run([] {
+        semaphore s(2);
+        CHECK(s.available() == 2);
+        int inside = 0;
+        int max_inside = 0;
+        std::vector<task<void>> tasks;
+        for (int t = 0; t < 6; ++t)
+            tasks.push_back(spawn([&] {
+                s.acquire();
+                ++inside;
+                max_inside = std::max(max_inside, inside);
+                this_fiber::yield();
+                --inside;
+                s.release();
+            }));
+        gather(std::move(tasks));
+        CHECK(max_inside == 2);
+        CHECK(s.available() == 2);
+    });
+}
+
+TEST_CASE("semaphore: a release goes to the longest waiter, with no barging") {
+    std::vector<std::string> out;
+    run([&] {
+        semaphore s(0);
+        auto a = spawn([&] {
+            s.acquire();
+            out.push_back("a");
+        });
+        auto b = spawn([&] {
+            s.acquire();
+            out.push_back("b");
+        });
+        this_fiber::yield();
+        s.release();
+        CHECK(s.available() == 0);  // handed to a, not counted
+        CHECK(!s.try_acquire());    // so nobody can take it before a runs
+        s.release(2);               // one for b, one left over
+        CHECK(s.available() == 1);
+        gather(std::move(a), std::move(b));
+        CHECK(s.try_acquire());
+        CHECK(!s.try_acquire());
+    });
+    CHECK(out == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("semaphore: try_acquire_for succeeds, or returns false at the deadline taking nothing") {
+    run([] {
+        semaphore s(1);
+        CHECK(s.try_acquire_for(1h));
+        const auto deadline = clock_type::now() + 2ms;
+        CHECK(!s.try_acquire_until(deadline));
+        CHECK(clock_type::now() >= deadline);
+        CHECK(!s.try_acquire_for(-1s));
+        CHECK(s.available() == 0);
+        auto waiter = spawn([&] { return s.try_acquire_for(1h); });
+        this_fiber::yield();
+        s.release();
+        CHECK(waiter.join());
+        CHECK(s.available() == 0);
+    });
+}
+
+TEST_CASE("semaphore: a cancelled or timed-out waiter takes nothing, and the next one gets it") {
+    run([] {
+        semaphore s(0);
+        auto cancelled_one = spawn([&] { s.acquire(); });
+        auto timed_out = spawn([&] { return s.try_acquire_for(1ms); });
+        auto patient = spawn([&] { s.acquire(); });
+        this_fiber::yield();
+        cancelled_one.cancel();
+        CHECK_THROWS_AS(cancelled_one.join(), cancelled);
+        CHECK(!timed_out.join());
+        CHECK(s.available() == 0);
+        s.release();
+        patient.join();
+        CHECK(s.available() == 0);
+    });
+}
+
+TEST_CASE("semaphore: an acquire inside with_timeout ends with timeout_error") {
+    run([] {
+        semaphore s(0);
+        CHECK_THROWS_AS(with_timeout(2ms, [&] { s.acquire(); }), timeout_error);
+        CHECK(s.available() == 0);
+        s.release();
+        CHECK(s.available() == 1);
+    });
+}
+
+TEST_CASE("semaphore: misuse, and waiting outside a task") {
+    CHECK_THROWS_WITH_AS(semaphore(-1), doctest::Contains("negative"), std::invalid_argument);
+    semaphore s(1);
+    CHECK_THROWS_WITH_AS(s.release(0), doctest::Contains("n <= 0"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(s.release(-3), doctest::Contains("n <= 0"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(s.release(PTRDIFF_MAX), doctest::Contains("overflow"),
+                         std::overflow_error);
+    CHECK(s.available() == 1);
+    s.acquire();  // a free permit needs no task
+    CHECK_THROWS_WITH_AS(s.acquire(), doctest::Contains("would wait outside any task"),
+                         fiber_error);
+    CHECK_THROWS_AS(s.try_acquire_for(1ms), fiber_error);
+    CHECK(s.available() == 0);
+}
+
+TEST_CASE("semaphore: a deadlock report names it") {
+    semaphore s(0);  // outlives the scheduler, which unwinds the stuck task when destroyed
+    try {
+        run([&] {
+            s.set_name("connection slots");
+            CHECK(s.name() == "connection slots");
+            s.acquire();
+        });
+        FAIL("no deadlock_error");
+    } catch (const deadlock_error& e) {
+        CHECK(std::string(e.what()).find("waits on semaphore acquire 'connection slots'") !=
+              std::string::npos);
+    }
+}
+
+TEST_CASE("semaphore: destroyed while a task waits for it, the process stops with a message") {
+    const auto result = spindle_test::run_in_child([] {
+        run([] {
+            auto s = std::make_unique<semaphore>(0);
+            spawn([&] { s->acquire(); }).detach();
+            this_fiber::yield();
+            s.reset();
+        });
+    });
+    CHECK(result.signalled);
+    CHECK(result.signal == SIGABRT);
+    CHECK(result.err.find("a semaphore was destroyed while tasks waited for it") !=
+          std::string::npos);
+}
