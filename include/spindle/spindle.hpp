@@ -11,5 +11,6 @@
 #include <spindle/trace.hpp>
 #include <spindle/timeout.hpp>
 #include <spindle/channel.hpp>
+#include <spindle/select.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/io.hpp>
