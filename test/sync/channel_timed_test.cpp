@@ -156,6 +156,34 @@ TEST_CASE("channel send_for / send_until") {
     }
 }
 
+TEST_CASE("channel send_for: a move-only type whose move may throw moves back when it gives up") {
+    struct move_only {
+        std::unique_ptr<int> p;
+        explicit move_only(int v) : p(std::make_unique<int>(v)) {}
+        move_only(move_only&& other) noexcept(false) : p(std::move(other.p)) {}
+        move_only& operator=(move_only&& other) noexcept(false) {
+            p = std::move(other.p);
+            return *this;
+        }
+    };
+    run([] {
+        channel<move_only> ch(1);
+        ch.send(move_only(1));
+        move_only value(2);
+        CHECK_FALSE(ch.send_for(value, 1ms));
+        REQUIRE(value.p);
+        CHECK(*value.p == 2);
+        auto receiver = spawn([&] {
+            this_fiber::yield();
+            return *ch.receive()->p;
+        });
+        CHECK(ch.send_for(std::move(value), 1h));
+        CHECK_FALSE(value.p);
+        CHECK(receiver.join() == 1);
+        CHECK(*ch.receive()->p == 2);
+    });
+}
+
 TEST_CASE("channel receive_for / receive_until") {
     SUBCASE("a buffered value at once") {
         channel<int> ch;

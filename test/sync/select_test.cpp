@@ -350,6 +350,20 @@ TEST_CASE("select: exceptions from T's move leave every value where it was") {
             CHECK(full.receive()->id == 6);
         });
     }
+    SUBCASE("a buffered send case cancelled while waiting keeps its value") {
+        run([] {
+            channel<fragile> full(1);
+            full.send(fragile(9));
+            fragile value(10);
+            auto selecting = spawn([&] { return select(on_send(full, value)); });
+            this_fiber::yield();
+            selecting.cancel();
+            CHECK_THROWS_AS(selecting.join(), cancelled);
+            CHECK(value.id == 10);
+            CHECK(full.try_receive()->id == 9);
+            CHECK_FALSE(full.try_receive());  // nothing of the select's was admitted
+        });
+    }
     SUBCASE("boxing the value to wait throws: the select throws before waiting") {
         run([] {
             channel<fragile> full(1);
@@ -363,4 +377,56 @@ TEST_CASE("select: exceptions from T's move leave every value where it was") {
             CHECK(full.try_receive()->id == 7);
         });
     }
+}
+
+TEST_CASE("select: many tasks selecting over unbuffered, buffered and unbounded channels lose "
+          "nothing") {
+    constexpr int producers = 3, consumers = 3, per_producer = 300;
+    std::vector<int> received(producers * per_producer, 0);
+    run([&] {
+        channel<int> c0(0), c1(2), c2;
+        std::vector<task<void>> producing;
+        for (int p = 0; p < producers; ++p) {
+            producing.push_back(spawn([&, p] {
+                for (int i = 0; i < per_producer; ++i) {
+                    int value = p * per_producer + i;
+                    if (i % 7 == 0) {
+                        c1.send(value);
+                    } else if (i % 5 == 0) {
+                        while (!select_for(100us, on_send(c0, value), on_send(c1, value))) {}
+                    } else {
+                        select(on_send(c0, value), on_send(c1, value), on_send(c2, value));
+                    }
+                    if (i % 3 == 0) this_fiber::yield();
+                }
+            }));
+        }
+        std::vector<task<void>> consuming;
+        for (int c = 0; c < consumers; ++c) {
+            consuming.push_back(spawn([&, c] {
+                bool open[3] = {true, true, true};
+                std::optional<int> x[3];
+                while (open[0] || open[1] || open[2]) {
+                    std::size_t done;
+                    if (c == 0 && open[0]) {
+                        x[0] = c0.receive();
+                        done = 0;
+                    } else {
+                        done = select(on_receive(c0, x[0]), on_receive(c1, x[1]),
+                                      on_receive(c2, x[2]));
+                    }
+                    if (x[done])
+                        ++received[static_cast<std::size_t>(*x[done])];
+                    else
+                        open[done] = false;
+                }
+            }));
+        }
+        for (auto& t : producing) t.join();
+        c0.close();
+        c1.close();
+        c2.close();
+        for (auto& t : consuming) t.join();
+    });
+    for (int count : received) CHECK(count == 1);
 }
