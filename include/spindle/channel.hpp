@@ -16,7 +16,10 @@
 //
 // A channel may be named (set_name()): deadlock reports and task dumps print the name beside each
 // wait on it. Timed operations (send_until/for, receive_until/for) give up at a deadline; select()
-// (select.hpp) waits on several channels at once.
+// (select.hpp) waits on several channels at once. A send that gives up keeps its value: on a
+// buffered channel of a type stored in nodes, where a waiting sender offers its value boxed, a
+// copyable value is boxed as a copy; a move-only one moves into the box and back, and a throw
+// from that move back is the one exception that loses a value.
 
 #include <spindle/detail/config.hpp>
 #include <spindle/detail/channel_buffer.hpp>

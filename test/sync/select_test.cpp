@@ -430,3 +430,21 @@ TEST_CASE("select: many tasks selecting over unbuffered, buffered and unbounded 
     });
     for (int count : received) CHECK(count == 1);
 }
+
+TEST_CASE("select and timed channel operations that would wait outside any task throw "
+          "fiber_error, keeping their values") {
+    channel<std::unique_ptr<int>> ch(0);
+    auto value = std::make_unique<int>(1);
+    std::optional<std::unique_ptr<int>> got;
+    CHECK_THROWS_AS(select(on_send(ch, value), on_receive(ch, got)), fiber_error);
+    CHECK(value);
+    CHECK_FALSE(try_select(on_send(ch, value)));
+    CHECK_THROWS_AS((void)ch.send_for(value, 1ms), fiber_error);
+    CHECK(value);
+    CHECK_THROWS_AS((void)ch.receive_for(1ms), fiber_error);
+    channel<std::string> full(1);
+    full.send("x");
+    std::string text = "kept";
+    CHECK_THROWS_AS((void)select_for(1ms, on_send(full, text)), fiber_error);
+    CHECK(text == "kept");
+}
