@@ -163,7 +163,9 @@ receive_case<T> on_receive(channel<T>& ch, std::optional<T>& out) noexcept {
 }
 
 /// on_send() is a select() case that sends `value` to `ch`, moving from it only when this case
-/// completes. A send case on a closed channel makes select() throw channel_closed.
+/// completes (a copyable value that waited on a buffered channel of a type whose move may throw
+/// is sent as a copy, see channel.hpp, and left as it was). A send case on a closed channel makes
+/// select() throw channel_closed.
 template <class T>
 send_case<T> on_send(channel<T>& ch, T& value) noexcept {
     return send_case<T>(ch, value);
