@@ -13,22 +13,35 @@
 // throws has not received (the value stays first in line: in the buffer, or with the sender that
 // waits to hand it over, which stays parked). Every value whose send returned is received exactly
 // once, or destroyed exactly once with the channel.
+//
+// A channel may be named (set_name()): deadlock reports and task dumps print the name beside each
+// wait on it. Timed operations (send_until/for, receive_until/for) give up at a deadline; select()
+// (select.hpp) waits on several channels at once. A send that gives up keeps its value: on a
+// buffered channel of a type stored in nodes, where a waiting sender offers its value boxed, a
+// copyable value is boxed as a copy; a move-only one moves into the box and back, and a throw
+// from that move back is the one exception that loses a value.
 
 #include <spindle/detail/config.hpp>
 #include <spindle/detail/channel_buffer.hpp>
+#include <spindle/detail/deadline.hpp>
 #include <spindle/detail/wait_queue.hpp>
 #include <spindle/errors.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
+namespace detail {
+struct channel_access;  // what select() (select.hpp) uses of a channel
+}  // namespace detail
 
 /// channel carries values of type T from tasks that send to tasks that receive, in order.
 template <class T>
@@ -63,11 +76,11 @@ public:
                 // Boxed before waiting, so that the receiver who makes room only links the node:
                 // nothing that could fail is left for it to do with this value.
                 typename detail::node_queue<T>::parked boxed(std::move(value));
-                wait_to_send(&boxed);
+                (void)wait_to_send(&boxed);
                 return;
             }
         }
-        wait_to_send(std::addressof(value));
+        (void)wait_to_send(std::addressof(value));
     }
 
     /// receive() takes the next value, waiting (suspending the calling task) while the channel is
@@ -91,12 +104,58 @@ public:
     }
 
     /// try_send() sends without waiting: true when the value was taken (and moved from), false
-    /// when the channel is full or, unbuffered, no receiver waits. channel_closed once closed;
-    /// when moving the value in throws (T's move, std::bad_alloc), that, and `value` was not
-    /// taken.
-    bool try_send(T& value) {
+    /// when the channel is full or, unbuffered, no receiver waits, or is closed (closed() tells
+    /// which: a poll loop wants an answer, not an exception). When moving the value in throws
+    /// (T's move, std::bad_alloc), that, and `value` was not taken.
+    bool try_send(T& value) { return !closed_ && deliver(value); }
+    /// try_send(T&&) is try_send() for a temporary or a std::move()d value, which it moves from
+    /// only when it returns true.
+    bool try_send(T&& value) { return try_send(value); }
+
+    /// send_until() is send() with a deadline: true when sent, false once `deadline` has passed
+    /// (the value then not sent and not moved from: a sender that gives up keeps its value).
+    /// channel_closed, cancelled and T's exceptions as for send(), `value` then as it was.
+    bool send_until(T& value, std::chrono::steady_clock::time_point deadline) {
         if (closed_) throw channel_closed("spindle: send on a closed channel");
-        return deliver(value);
+        if (deliver(value)) return true;
+        detail::outgoing<T> offer(value, boxes_waiting_sends());
+        bool sent;
+        try {
+            sent = wait_to_send(offer.slot(), deadline);
+        } catch (...) {
+            offer.give_back();
+            throw;
+        }
+        if (!sent) offer.give_back();
+        return sent;
+    }
+    /// send_until(T&&, deadline) is send_until() for a temporary or a std::move()d value.
+    bool send_until(T&& value, std::chrono::steady_clock::time_point deadline) {
+        return send_until(value, deadline);
+    }
+    /// send_for() is send_until() with a deadline `timeout` from now.
+    template <class Rep, class Period>
+    bool send_for(T& value, const std::chrono::duration<Rep, Period>& timeout) {
+        return send_until(value, detail::deadline_after(timeout));
+    }
+    /// send_for(T&&, timeout) is send_for() for a temporary or a std::move()d value.
+    template <class Rep, class Period>
+    bool send_for(T&& value, const std::chrono::duration<Rep, Period>& timeout) {
+        return send_until(value, detail::deadline_after(timeout));
+    }
+
+    /// receive_until() is receive() with a deadline: std::nullopt once `deadline` has passed, or
+    /// once the channel is closed and drained (closed() tells which). Exceptions as for receive().
+    std::optional<T> receive_until(std::chrono::steady_clock::time_point deadline) {
+        // One object returned on every path: constructed in place, so T moves once, into it.
+        std::optional<T> result;
+        if (!take_into(result) && !closed_) wait_to_receive(result, deadline);
+        return result;
+    }
+    /// receive_for() is receive_until() with a deadline `timeout` from now.
+    template <class Rep, class Period>
+    std::optional<T> receive_for(const std::chrono::duration<Rep, Period>& timeout) {
+        return receive_until(detail::deadline_after(timeout));
     }
 
     /// try_receive() takes a value without waiting, or returns std::nullopt. Exceptions as for
@@ -116,6 +175,14 @@ public:
 
     /// closed() tells whether close() was called.
     bool closed() const noexcept { return closed_; }
+    /// set_name() names the channel for deadlock reports and task dumps, which print it beside
+    /// each wait on it; up to 31 bytes are kept. Naming allocates nothing and cannot fail.
+    void set_name(std::string_view name) noexcept { name_.assign(name); }
+    /// name() is the channel's name, empty when it has none.
+    std::string_view name() const noexcept {
+        const char* text = name_.c_str();
+        return text ? std::string_view(text) : std::string_view();
+    }
     /// size() is the number of buffered values.
     std::size_t size() const noexcept { return buffer_.size(); }
 
@@ -162,6 +229,9 @@ public:
     std::default_sentinel_t end() const noexcept { return {}; }
 
 private:
+    friend struct detail::channel_access;
+    using time_point = std::chrono::steady_clock::time_point;
+
     /// deliver() hands the value to a waiting receiver or buffers it, if either is possible.
     bool deliver(T& value) {
         if (detail::waiter* receiver = receivers_.front()) {
@@ -177,16 +247,31 @@ private:
         return false;
     }
 
+    /// boxes_waiting_sends() tells whether a waiting sender offers its value in a parked box:
+    /// on a buffered channel of a type stored in nodes (see admit_waiting_sender()).
+    bool boxes_waiting_sends() const noexcept { return !detail::stores_inline<T> && capacity_ > 0; }
+
+    /// send_wait_reason() names a send's wait in deadlock reports.
+    const char* send_wait_reason() const noexcept {
+        return bounded_ && capacity_ == 0 ? "channel send (no receiver)"
+                                          : "channel send (channel full)";
+    }
+
     /// wait_to_send() waits until a receiver has taken the value at `slot` (a T, or a parked box
-    /// for a buffered channel of a type stored in nodes).
-    void wait_to_send(void* slot) {
+    /// for a buffered channel of a type stored in nodes): true then, false once `deadline` passed.
+    bool wait_to_send(void* slot, time_point deadline = time_point::max()) {
         detail::waiter w;
         w.slot = slot;
-        detail::begin_wait(senders_, w,
-                           bounded_ && capacity_ == 0 ? "channel send (no receiver)"
-                                                      : "channel send (channel full)");
-        if (detail::end_wait(w) == detail::wake_outcome::closed)
-            throw channel_closed("spindle: the channel was closed while a send waited");
+        w.object = name_.c_str();
+        detail::begin_wait_until(senders_, w, send_wait_reason(), deadline);
+        switch (detail::end_wait(w)) {
+            case detail::wake_outcome::closed:
+                throw channel_closed("spindle: the channel was closed while a send waited");
+            case detail::wake_outcome::timed_out:
+                return false;
+            default:
+                return true;
+        }
     }
 
     /// receive_in_place() is receive() for a T whose move may throw. `result` is the only object
@@ -206,12 +291,23 @@ private:
     }
 
     /// wait_to_receive() waits until a sender puts a value into the empty `out`, or the channel
-    /// closes (`out` then stays empty).
-    void wait_to_receive(std::optional<T>& out) {
+    /// closes, or `deadline` passes (`out` then stays empty).
+    void wait_to_receive(std::optional<T>& out, time_point deadline = time_point::max()) {
         detail::waiter w;
         w.slot = std::addressof(out);
-        detail::begin_wait(receivers_, w, "channel receive (channel empty)");
+        w.object = name_.c_str();
+        detail::begin_wait_until(receivers_, w, "channel receive (channel empty)", deadline);
         detail::end_wait(w);
+    }
+
+    /// can_receive_now() tells whether a receive would complete without waiting (a value, or
+    /// the end: closed and drained).
+    bool can_receive_now() const noexcept {
+        return !buffer_.empty() || senders_.front() || closed_;
+    }
+    /// can_send_now() tells whether a send would complete without waiting (or throw at once).
+    bool can_send_now() const noexcept {
+        return closed_ || receivers_.front() || !bounded_ || buffer_.size() < capacity_;
     }
 
     /// take_into() takes the oldest value into the empty `out`, from the buffer or else from a
@@ -255,6 +351,7 @@ private:
     detail::channel_buffer<T> buffer_;
     detail::wait_queue senders_;
     detail::wait_queue receivers_;
+    detail::object_name name_;
     bool bounded_ = false;
     bool closed_ = false;
     std::size_t capacity_ = 0;

@@ -12,6 +12,7 @@
 #include <spindle/timeout.hpp>
 #include <spindle/task_group.hpp>
 #include <spindle/channel.hpp>
+#include <spindle/select.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/future.hpp>
 #include <spindle/io.hpp>

@@ -127,6 +127,10 @@ public:
         ~parked() noexcept(std::is_nothrow_destructible_v<T>) {
             if (node_) destroy_node(node_);
         }
+        // queued() tells whether push_back(parked&) took the node: the value is queued now.
+        bool queued() const noexcept { return node_ == nullptr; }
+        // value() is the boxed value while not queued (a send that gave up takes it back).
+        T& value() noexcept { return node_->value; }
 
     private:
         friend class node_queue;
@@ -192,6 +196,70 @@ private:
 // channel_buffer is the buffer a channel of T uses.
 template <class T>
 using channel_buffer = std::conditional_t<stores_inline<T>, ring_buffer<T>, node_queue<T>>;
+
+// outgoing is the value a waiting send offers at its waiter's slot: the sender's own T, or, where
+// the receiver that makes room must not do anything that could fail (a buffered channel of a type
+// stored in nodes), a parked box. A send that may give up (a deadline, a select whose other case
+// came first, a cancellation) must leave the value the sender's: a copyable T is boxed as a copy,
+// so that giving up only drops the copy; a move-only T moves into the box and back, and only a
+// throw from that move back loses the value.
+template <class T>
+class outgoing {
+    using parked = typename node_queue<T>::parked;
+
+public:
+    // outgoing() offers `value` itself, or a box of it when `boxed`; a failed box (T's copy or
+    // move, std::bad_alloc) throws with `value` as it was.
+    outgoing(T& value, bool boxed) : value_(value) {
+        if constexpr (!stores_inline<T>) {
+            if (boxed) {
+                if constexpr (std::is_copy_constructible_v<T>) {
+                    T copy(value);
+                    box_ = ::new (static_cast<void*>(storage_)) parked(std::move(copy));
+                } else {
+                    box_ = ::new (static_cast<void*>(storage_)) parked(std::move(value));
+                }
+            }
+        }
+    }
+    outgoing(const outgoing&) = delete;
+    outgoing& operator=(const outgoing&) = delete;
+    ~outgoing() noexcept(std::is_nothrow_destructible_v<T>) {
+        if constexpr (!stores_inline<T>) {
+            if (box_) std::destroy_at(std::exchange(box_, nullptr));
+        }
+    }
+
+    // slot() is where the receiver finds the value (waiter::slot).
+    void* slot() noexcept {
+        if constexpr (!stores_inline<T>) {
+            if (box_) return box_;
+        }
+        return std::addressof(value_);
+    }
+
+    // give_back() is for a send that gave up: the value is the sender's again, in `value`.
+    void give_back() {
+        if constexpr (!stores_inline<T>) {
+            if (!box_) return;
+            parked* box = std::exchange(box_, nullptr);
+            struct destroy_on_exit {
+                parked* box;
+                ~destroy_on_exit() noexcept(std::is_nothrow_destructible_v<T>) {
+                    std::destroy_at(box);
+                }
+            } destroy{box};
+            if constexpr (!std::is_copy_constructible_v<T>) {
+                if (!box->queued()) value_ = std::move(box->value());
+            }
+        }
+    }
+
+private:
+    T& value_;
+    alignas(parked) unsigned char storage_[sizeof(parked)];
+    parked* box_ = nullptr;
+};
 
 }  // namespace spindle::detail
 
