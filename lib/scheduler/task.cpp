@@ -144,7 +144,7 @@ bool unwinding(const task_record* task) noexcept {
     return task->park.exceptions.uncaught_exceptions > 0;
 }
 
-void take_pending_cancel(task_record* task) {
+void take_pending_cancel_slow(task_record* task) {
     // While an exception unwinds the task (a destructor waits), the cancellation stays pending:
     // throwing there would be std::terminate. A shield keeps it pending too.
     if (task->cancel_requested && std::uncaught_exceptions() == 0 && !shielded(task)) {
@@ -161,7 +161,7 @@ void take_pending_cancel(task_record* task) {
     }
 }
 
-void throw_if_interrupted(task_record* task) {
+void throw_if_interrupted_slow(task_record* task) {
     // A wait that completed (a value handed over, a lock passed on) is not undone: the
     // cancellation then waits for the next suspension, so nothing handed over is lost.
     if (task->outcome == wake_outcome::completed || std::uncaught_exceptions() != 0) return;

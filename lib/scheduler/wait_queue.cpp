@@ -27,9 +27,8 @@ void link_wait(wait_queue& queue, waiter& w, const char* what, bool interruptibl
         self->interruptible = true;
         throw;
     }
+    SPINDLE_ASSERT(!w.sibling && !w.fired, "a waiter used for a second wait");
     w.previous = w.next = nullptr;
-    w.sibling = nullptr;
-    w.fired = false;
     queue.push_back(&w);
     w.queue = &queue;
     w.task = self;

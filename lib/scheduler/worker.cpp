@@ -143,20 +143,14 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
     return true;
 }
 
-void worker::make_ready(task_record* task, bool first) noexcept {
-    set_status(task, task_status::ready);
-    if (first)
-        ready_.push_front(task);
-    else
-        ready_.push_back(task);
-}
-
 void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noexcept {
     SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
-    // Every queue the task waits in (several for a select) lets go of it.
-    for (waiter* w = std::exchange(task->wait, nullptr); w; w = w->sibling) {
+    if (waiter* w = task->wait) {
+        task->wait = nullptr;
         w->queue->remove(w);
         w->queue = nullptr;
+        // A select waits in several queues: every one lets go of the task.
+        if (w->sibling) [[unlikely]] unlink_siblings(w->sibling);
     }
     if (task_record* child = task->joining) {
         child->joiner = nullptr;
@@ -168,12 +162,19 @@ void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noex
     make_ready(task, first);
 }
 
+void worker::unlink_siblings(waiter* w) noexcept {
+    for (; w; w = w->sibling) {
+        w->queue->remove(w);
+        w->queue = nullptr;
+    }
+}
+
 void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
     task->deadline = deadline;
     timers_.push(task, deadline);
 }
 
-void worker::arm_wait_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
+void worker::arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline) {
     using time_point = std::chrono::steady_clock::time_point;
     // A timeout scope's deadline ends only waits that may throw cancelled: interruptible ones,
     // and not while an exception unwinds the task.

@@ -74,7 +74,13 @@ public:
     void release_queue_slot() noexcept { ready_.release_slot(); }
 
     // make_ready() queues a task: at the back, or next when `first`.
-    void make_ready(task_record* task, bool first = false) noexcept;
+    void make_ready(task_record* task, bool first = false) noexcept {
+        set_status(task, task_status::ready);
+        if (first)
+            ready_.push_front(task);
+        else
+            ready_.push_back(task);
+    }
     // wake_task() ends whatever wait a task is in (wait queue, timer, join) and queues it; its
     // wait then returns `outcome`.
     void wake_task(task_record* task, wake_outcome outcome, bool first = false) noexcept;
@@ -84,7 +90,11 @@ public:
     // wait's own) and its timeout scope's deadline, if either is not time_point::max(); the task's
     // wait then ends with timed_out (and throw_if_interrupted() tells whose deadline it was).
     // std::bad_alloc when the timer heap cannot grow; nothing has changed then.
-    void arm_wait_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
+    void arm_wait_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
+        // Most waits have neither: one test each, inline, on the way to parking.
+        if (!task->scope && deadline == std::chrono::steady_clock::time_point::max()) return;
+        arm_timer_for(task, deadline);
+    }
     // cancel_timer() takes a task's timer out of the heap (its wait did not begin after all).
     void cancel_timer(task_record* task) noexcept { timers_.remove(task); }
     // unqueue() takes a task that has not started out of the ready queue.
@@ -121,6 +131,8 @@ public:
 private:
     task_record* next_ready() noexcept;
     bool prepare(task_record* task) noexcept;
+    void arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline);
+    static void unlink_siblings(waiter* w) noexcept;
     // switch_to() and suspend_to() are inline so that a parked task's frames on its stack are
     // few: resuming it then touches one or two cache lines of its stack, not one per frame.
     [[gnu::always_inline]] inline void switch_to(context_record& from, task_record* next) noexcept;
@@ -292,11 +304,21 @@ void destroy_record(task_record* task) noexcept;
 // describe_task() is "task 3 'name'" or "task 3".
 std::string describe_task(const task_record& task);
 // take_pending_cancel() throws cancelled, once, when the task has a cancellation pending and
-// is not unwinding.
-void take_pending_cancel(task_record* task);
+// is not unwinding (nor shielded), and when the deadline of a timeout scope it is in has passed.
+// Every wait and yield() calls it: the common case, neither, is two tests inline.
+void take_pending_cancel_slow(task_record* task);
+inline void take_pending_cancel(task_record* task) {
+    if (task->cancel_requested || task->scope) [[unlikely]] take_pending_cancel_slow(task);
+}
 // throw_if_interrupted() throws cancelled after a wait that did not complete while a
-// cancellation was pending, unless the task is unwinding.
-void throw_if_interrupted(task_record* task);
+// cancellation was pending (unless the task is unwinding or shielded), or that a timeout scope's
+// deadline ended. Inline, the common case is a test or two.
+void throw_if_interrupted_slow(task_record* task);
+inline void throw_if_interrupted(task_record* task) {
+    if (task->outcome != wake_outcome::completed &&
+        (task->cancel_requested || task->timer_for_scope)) [[unlikely]]
+        throw_if_interrupted_slow(task);
+}
 // shielded() tells whether a cancel_shield is open in the task: task::cancel() then waits.
 inline bool shielded(const task_record* task) noexcept {
     return task->scope && task->scope->blocks_cancel;
