@@ -17,6 +17,7 @@
 
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
+#include <spindle/task_group.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -54,21 +55,21 @@ struct server_report {
     std::size_t bytes = 0;
 };
 
-// serve() accepts connections until the listener is closed, one task each, then waits for
-// those tasks to finish.
+// serve() accepts connections until the listener is closed, one task each in a task group,
+// which waits for those tasks to finish (so they may add to `report` by reference).
 server_report serve(int listening) {
-    std::vector<spindle::task<std::size_t>> connections;
-    for (;;) {
-        const int fd = loopback::accept_connection(listening);
-        if (fd < 0) {
-            if (errno == EBADF) break;  // main closed the listener: no more clients
-            loopback::fail("accept");
-        }
-        connections.push_back(spindle::spawn("connection", [fd] { return serve_connection(fd); }));
-    }
     server_report report;
-    report.connections = connections.size();
-    for (std::size_t bytes : spindle::gather(std::move(connections))) report.bytes += bytes;
+    spindle::with_task_group([&](spindle::task_group& connections) {
+        for (;;) {
+            const int fd = loopback::accept_connection(listening);
+            if (fd < 0) {
+                if (errno == EBADF) break;  // main closed the listener: no more clients
+                loopback::fail("accept");
+            }
+            ++report.connections;
+            connections.spawn("connection", [fd, &report] { report.bytes += serve_connection(fd); });
+        }
+    });
     return report;
 }
 

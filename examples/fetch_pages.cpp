@@ -19,6 +19,7 @@
 
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
+#include <spindle/task_group.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -84,18 +85,19 @@ void respond(int fd) {
     spindle::io::close(fd);
 }
 
-// serve() accepts connections until the listener is closed, one task each, and waits for them.
+// serve() accepts connections until the listener is closed, one task each in a task group,
+// which waits for them.
 void serve(int listening) {
-    std::vector<spindle::task<void>> connections;
-    for (;;) {
-        const int fd = loopback::accept_connection(listening);
-        if (fd < 0) {
-            if (errno == EBADF) break;  // main closed the listener
-            loopback::fail("accept");
+    spindle::with_task_group([&](spindle::task_group& connections) {
+        for (;;) {
+            const int fd = loopback::accept_connection(listening);
+            if (fd < 0) {
+                if (errno == EBADF) break;  // main closed the listener
+                loopback::fail("accept");
+            }
+            connections.spawn("http connection", [fd] { respond(fd); });
         }
-        connections.push_back(spindle::spawn("http connection", [fd] { respond(fd); }));
-    }
-    spindle::gather(std::move(connections));
+    });
 }
 
 // response is what a fetch got back.
