@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -34,6 +35,12 @@ public:
     future_state_base& operator=(const future_state_base&) = delete;
 
     bool ready() const noexcept { return ready_; }
+    // set_name() names the state in deadlock reports and task dumps.
+    void set_name(std::string_view name) noexcept { name_.assign(name); }
+    std::string_view name() const noexcept {
+        const char* text = name_.c_str();
+        return text ? std::string_view(text) : std::string_view();
+    }
     // check_unsatisfied() throws fiber_error when a value or exception was set already.
     void check_unsatisfied() const;
     // set_ready() marks the state satisfied and wakes every waiting task.
@@ -58,6 +65,7 @@ protected:
 
 private:
     wait_queue waiters_;
+    object_name name_;
     std::exception_ptr error_;
     bool ready_ = false;
     bool broken_ = false;
@@ -153,6 +161,14 @@ public:
         taken.state->rethrow_if_failed();
         return taken.state->storage.take();
     }
+    /// set_name() names what this future waits on in deadlock reports and task dumps (the name is
+    /// its promise's too); fiber_error without a state.
+    void set_name(std::string_view name) {
+        check_state("set_name");
+        state_->set_name(name);
+    }
+    /// name() is the name set_name() gave (here or on the promise); empty without one.
+    std::string_view name() const noexcept { return state_ ? state_->name() : std::string_view(); }
     /// wait() waits until the promise is satisfied, without taking the value. fiber_error
     /// without a state or when it would wait outside any task; cancelled when the task is
     /// cancelled while waiting.
@@ -233,6 +249,11 @@ public:
         state_->storage.emplace(std::forward<Args>(args)...);
         state_->set_ready();
     }
+    /// set_name() names the state this promise shares with its future, for deadlock reports
+    /// (up to 31 bytes are kept); fiber_error on a promise moved from.
+    void set_name(std::string_view name) { state("set_name")->set_name(name); }
+    /// name() is the name set_name() gave; empty without one.
+    std::string_view name() const noexcept { return state_ ? state_->name() : std::string_view(); }
     /// set_exception() satisfies the promise with an exception, which the future's get()
     /// throws. fiber_error when the promise was satisfied already (or moved from);
     /// std::invalid_argument when `error` is null.

@@ -34,7 +34,7 @@ void future_state_base::set_exception(std::exception_ptr error) {
 bool future_state_base::wait(const std::chrono::steady_clock::time_point* deadline) {
     if (ready_) return true;
     // Woken `completed` only by set_ready() (a value, an exception, or a broken promise).
-    return wait_in(waiters_, object_name(), "future wait (promise not satisfied yet)", deadline,
+    return wait_in(waiters_, name_, "future wait (promise not satisfied yet)", deadline,
                    "spindle: a future was destroyed while a task waited on it");
 }
 

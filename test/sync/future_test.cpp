@@ -164,6 +164,22 @@ TEST_CASE("future: a deadlock report says what the task waits on") {
                          deadlock_error);
 }
 
+TEST_CASE("future: a named promise's future is named in the deadlock report") {
+    promise<int> p;
+    p.set_name("config loaded");
+    auto f = p.get_future();
+    CHECK(f.name() == "config loaded");
+    f.set_name("settings");
+    CHECK(p.name() == "settings");
+    CHECK_THROWS_WITH_AS(
+        run([&] { return f.get(); }),
+        doctest::Contains("waits on future wait (promise not satisfied yet) 'settings'"),
+        deadlock_error);
+    future<int> empty;
+    CHECK_THROWS_AS(empty.set_name("x"), fiber_error);
+    CHECK(empty.name().empty());
+}
+
 TEST_CASE("future: the promise's constructor allocates the state; failure is std::bad_alloc") {
     SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     {
