@@ -6,6 +6,7 @@
 
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
+#include <spindle/task_group.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -50,17 +51,20 @@ void serve_spindle(int listen_fd, int stop_fd, workload w) {
             spindle::io::close(stop_fd);
             spindle::io::close(listen_fd);  // the accept below fails with EBADF
         });
-        for (;;) {
-            const int fd = spindle::io::accept(listen_fd, nullptr, nullptr);
-            if (fd < 0) {
-                if (errno == EBADF) break;
-                if (errno == ECONNABORTED) continue;
-                throw std::system_error(errno, std::generic_category(), "accept");
+        // The sessions end with their connections; the group waits for them.
+        spindle::with_task_group([&](spindle::task_group& sessions) {
+            for (;;) {
+                const int fd = spindle::io::accept(listen_fd, nullptr, nullptr);
+                if (fd < 0) {
+                    if (errno == EBADF) break;
+                    if (errno == ECONNABORTED) continue;
+                    throw std::system_error(errno, std::generic_category(), "accept");
+                }
+                const int on = 1;
+                ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+                sessions.spawn([fd, w] { session(fd, w); });
             }
-            const int on = 1;
-            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-            spindle::spawn([fd, w] { session(fd, w); });  // detached: it ends with its connection
-        }
+        });
         stopper.join();
     });
 }
