@@ -17,7 +17,6 @@
 namespace spindle::detail {
 namespace {
 
-constexpr std::uint64_t canary_value = 0x5350494e444c4521ull;  // "SPINDLE!"
 
 // Every guard region splits a mapping in two, so each guarded stack costs the process two of
 // its vm.max_map_count mappings (65530 by default); unguarded stacks merge with their
@@ -104,8 +103,9 @@ void tell_once_guards_are_spent() noexcept {
 
 }  // namespace
 
-std::size_t page_size() noexcept {
-    static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+std::size_t read_page_size() noexcept {
+    const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    known_page_size.store(size, std::memory_order_relaxed);
     return size;
 }
 
@@ -149,7 +149,7 @@ stack_memory map_stack(std::size_t writable, stack_guard guard) {
         stack.mapped -= stack_guard_region;
     }
     stack.guarded = guarded;
-    if (!guarded) *reinterpret_cast<std::uint64_t*>(stack.usable_bottom()) = canary_value;
+    if (!guarded) *reinterpret_cast<std::uint64_t*>(stack.usable_bottom()) = stack_canary_value;
     return stack;
 }
 
@@ -158,23 +158,15 @@ void unmap_stack(const stack_memory& stack) noexcept {
     if (stack.guarded) give_back_guard_budget();
 }
 
-std::size_t writable_size_for(const stack_options& options, std::size_t top_reserve) {
+void refuse_stack_size(const stack_options& options, std::size_t top_reserve) {
     if (options.size < minimum_stack_size)
         throw fiber_error("spindle: a stack of " + std::to_string(options.size) +
                           " bytes is too small; ask for at least " +
                           std::to_string(minimum_stack_size) + " (minimum_stack_size)");
-    if (options.size > maximum_stack_size || top_reserve > maximum_stack_size)
-        throw fiber_error("spindle: a stack of " + std::to_string(options.size) + " bytes (plus " +
-                          std::to_string(top_reserve) +
-                          " for the fiber itself) is larger than any stack can be; ask for at "
-                          "most " + std::to_string(maximum_stack_size) + " (maximum_stack_size)");
-    const std::size_t page = page_size();  // a power of two: round with a mask, not a division
-    return (options.size + top_reserve + page - 1) & ~(page - 1);
-}
-
-bool stack_canary_intact(const stack_memory& stack) noexcept {
-    return stack.guarded ||
-           *reinterpret_cast<const std::uint64_t*>(stack.usable_bottom()) == canary_value;
+    throw fiber_error("spindle: a stack of " + std::to_string(options.size) + " bytes (plus " +
+                      std::to_string(top_reserve) +
+                      " for the fiber itself) is larger than any stack can be; ask for at "
+                      "most " + std::to_string(maximum_stack_size) + " (maximum_stack_size)");
 }
 
 std::size_t guarded_stacks_mapped_now() noexcept {

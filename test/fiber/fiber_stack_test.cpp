@@ -115,3 +115,27 @@ TEST_CASE("stack: many fibers alive at once each get a distinct stack, then all 
     fibers.clear();
     CHECK(stack_pool_stats().cached >= 200);
 }
+
+TEST_CASE("stack: successive fibers put their control blocks and stacks at different page offsets") {
+    // 16 fibers alive at once: each has its own stack, page-aligned at the top, so only the
+    // stagger can set their control blocks (and the frames below) apart within a page.
+    constexpr int count = 16;
+    std::vector<fiber> fibers;
+    std::vector<std::uintptr_t> control_offsets;
+    std::vector<std::uintptr_t> frame_offsets(count);
+    for (int i = 0; i < count; ++i) {
+        fibers.emplace_back([&frame_offsets, i] {
+            int local = 0;
+            frame_offsets[i] = reinterpret_cast<std::uintptr_t>(&local) % 4096;
+            fiber::suspend();
+        });
+        control_offsets.push_back(
+            reinterpret_cast<std::uintptr_t>(fiber_access::control(fibers.back())) % 4096);
+    }
+    for (auto& f : fibers) f.resume();
+    std::sort(control_offsets.begin(), control_offsets.end());
+    std::sort(frame_offsets.begin(), frame_offsets.end());
+    CHECK(std::adjacent_find(control_offsets.begin(), control_offsets.end()) ==
+          control_offsets.end());
+    CHECK(std::adjacent_find(frame_offsets.begin(), frame_offsets.end()) == frame_offsets.end());
+}
