@@ -37,11 +37,11 @@ namespace detail {
 // running is detached) and frees the set.
 task_set* create_task_set(scheduler_core* scheduler, bool cancel_on_failure);
 void destroy_task_set(task_set* set) noexcept;
-// scheduler_for_spawn() is the scheduler a group's new task goes to; fiber_error when a task of
-// the group has failed (the group is shutting down).
-scheduler_core* scheduler_for_spawn(const task_set* set);
-// add_to_task_set() makes the task a member. fiber_error when it is in a set already, was
-// joined, or belongs to another scheduler.
+// scheduler_for_spawn() is the scheduler a group's new task goes to.
+scheduler_core* scheduler_for_spawn(const task_set* set) noexcept;
+// add_to_task_set() makes the task a member (cancelling it when the set is a group cancelling
+// its tasks). fiber_error when it is in a set already, was joined, or belongs to another
+// scheduler.
 void add_to_task_set(task_set* set, task_record* task);
 // wait_task_set() waits until every member has finished. When the calling task is cancelled
 // meanwhile, it cancels the members, waits for them, and rethrows. With `throw_failures` it then
@@ -91,8 +91,9 @@ public:
     task_group& operator=(const task_group&) = delete;
 
     /// spawn() starts fn() as a task of the group. Its result is dropped: a task of a group hands
-    /// results back through what it captured (by reference, safely) or a channel. fiber_error
-    /// when a task of the group has failed already (the group is shutting down); std::bad_alloc.
+    /// results back through what it captured (by reference, safely) or a channel. While the
+    /// group cancels its tasks after a failure, a task spawned into it is cancelled at once (it
+    /// never runs; that is not a failure). std::bad_alloc when there is no memory for it.
     template <class F>
         requires detail::task_function<F>
     void spawn(F&& fn, detail::spawn_site where = detail::spawn_site::current()) {

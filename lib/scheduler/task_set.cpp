@@ -135,13 +135,7 @@ void destroy_task_set(task_set* set) noexcept {
     delete set;
 }
 
-scheduler_core* scheduler_for_spawn(const task_set* set) {
-    if (set->failed)
-        throw fiber_error(
-            "spindle: task_group::spawn() after a task of the group failed (the group is "
-            "cancelling its tasks)");
-    return set->scheduler;
-}
+scheduler_core* scheduler_for_spawn(const task_set* set) noexcept { return set->scheduler; }
 
 void add_to_task_set(task_set* set, task_record* task) {
     if (!task) throw fiber_error("spindle: an empty task handle given to a task set");
@@ -157,6 +151,9 @@ void add_to_task_set(task_set* set, task_record* task) {
     }
     set->running.push_back(task);
     ++set->unfinished;
+    // A group cancelling its tasks after a failure cancels a newcomer too (as a Trio nursery
+    // does): it never runs, and its cancellation is not a failure.
+    if (set->failed) cancel_task(task);
 }
 
 void member_finished(task_record* task) noexcept {
