@@ -65,11 +65,12 @@ TEST_CASE("timeout: ends a channel receive, a join, a mutex lock and a condition
         mutex m;
         auto holder = spawn([&] {
             std::lock_guard hold(m);
-            this_fiber::sleep_for(20ms);
+            this_fiber::sleep_for(1h);  // holds the mutex until cancelled
         });
         this_fiber::yield();
         CHECK_THROWS_AS(with_timeout(2ms, [&] { std::lock_guard lock(m); }), timeout_error);
-        holder.join();
+        holder.cancel();
+        CHECK_THROWS_AS(holder.join(), cancelled);
 
         condition_variable cv;
         std::unique_lock lock(m);
