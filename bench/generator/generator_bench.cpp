@@ -42,11 +42,17 @@ void check_workloads() {
     require(flat_spindle(flat_count) == flat_sum, "flat spindle");
     require(flat_stackless(flat_count) == flat_sum, "flat stackless");
     require(flat_coroutine2(flat_count) == flat_sum, "flat coroutine2");
+#if GENERATOR_BENCH_HAS_FLOOR
+    require(flat_floor(flat_count) == flat_sum, "flat floor");
+#endif
     for (int depth = 1; depth <= deepest; ++depth) {
         const perfect_tree& tree = tree_of_depth(depth);
         require(deep_spindle(tree.root()) == tree.expected_sum(), "deep spindle");
         require(deep_stackless(tree.root()) == tree.expected_sum(), "deep stackless");
         require(deep_coroutine2(tree.root()) == tree.expected_sum(), "deep coroutine2");
+#if GENERATOR_BENCH_HAS_FLOOR
+        require(deep_floor(tree.root()) == tree.expected_sum(), "deep floor");
+#endif
     }
 }
 
@@ -73,12 +79,19 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("flat/" + spindle_name).c_str(), flat<flat_spindle>);
     benchmark::RegisterBenchmark("flat/stackless_cpp20", flat<flat_stackless>);
     benchmark::RegisterBenchmark("flat/boost_coroutine2", flat<flat_coroutine2>);
+#if GENERATOR_BENCH_HAS_FLOOR
+    benchmark::RegisterBenchmark("flat/floor_bare_switch", flat<flat_floor>);
+#endif
     benchmark::RegisterBenchmark(("deep/" + spindle_name).c_str(), deep<deep_spindle>)
         ->DenseRange(1, deepest);
     benchmark::RegisterBenchmark("deep/stackless_cpp20", deep<deep_stackless>)
         ->DenseRange(1, deepest);
     benchmark::RegisterBenchmark("deep/boost_coroutine2", deep<deep_coroutine2>)
         ->DenseRange(1, deepest);
+#if GENERATOR_BENCH_HAS_FLOOR
+    benchmark::RegisterBenchmark("deep/floor_bare_switch", deep<deep_floor>)
+        ->DenseRange(1, deepest);
+#endif
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

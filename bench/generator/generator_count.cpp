@@ -3,7 +3,7 @@
 // so start-up and building the tree cancel.
 //   flat PEER N       the sum of 1..N
 //   deep PEER DEPTH   the in-order sum of a perfect binary tree of that depth
-// PEER: spindle, stackless, coroutine2.
+// PEER: spindle, stackless, coroutine2, floor (x86-64: the bare switch, bare_generator.hpp).
 
 #include "generator_workloads.hpp"
 
@@ -14,7 +14,8 @@
 int main(int argc, char** argv) {
     using namespace generator_bench;
     if (argc != 5) {
-        std::fprintf(stderr, "usage: %s flat|deep spindle|stackless|coroutine2 SIZE REPEATS\n",
+        std::fprintf(stderr,
+                     "usage: %s flat|deep spindle|stackless|coroutine2|floor SIZE REPEATS\n",
                      argv[0]);
         return 2;
     }
@@ -27,6 +28,9 @@ int main(int argc, char** argv) {
         auto* sum = peer == "spindle"     ? flat_spindle
                     : peer == "stackless" ? flat_stackless
                     : peer == "coroutine2" ? flat_coroutine2
+#if GENERATOR_BENCH_HAS_FLOOR
+                    : peer == "floor" ? flat_floor
+#endif
                                            : nullptr;
         if (!sum) return 2;
         for (int i = 0; i < repeats; ++i) total += sum(size);
@@ -34,6 +38,9 @@ int main(int argc, char** argv) {
         auto* sum = peer == "spindle"     ? deep_spindle
                     : peer == "stackless" ? deep_stackless
                     : peer == "coroutine2" ? deep_coroutine2
+#if GENERATOR_BENCH_HAS_FLOOR
+                    : peer == "floor" ? deep_floor
+#endif
                                            : nullptr;
         if (!sum) return 2;
         const perfect_tree tree(size);

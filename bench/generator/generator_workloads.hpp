@@ -1,13 +1,15 @@
 #pragma once
 // The generator benchmarks' workloads, each written three ways: spindle's stackful generator,
-// a C++20 stackless generator, and Boost.Coroutine2. generator_bench times them;
-// generator_count runs them under callgrind.
+// a C++20 stackless generator, and Boost.Coroutine2 — and, on x86-64, a fourth: the floor, a
+// generator on a bare switch without any of spindle's guarantees (bare_generator.hpp).
+// generator_bench times them; generator_count runs them under callgrind.
 //
 // flat: the sum of 1..n through a generator of int.
 // deep: the sum of a perfect binary tree's values, yielded by an in-order traversal. The
 //       stackful generators yield straight from the recursion; the stackless one can only nest
 //       a generator per level and re-yield what the levels below produced.
 
+#include "bare_generator.hpp"
 #include "stackless_generator.hpp"
 
 #include <spindle/generator.hpp>
@@ -95,6 +97,20 @@ inline long long flat_coroutine2(int n) {
     return sum;
 }
 
+#if GENERATOR_BENCH_HAS_FLOOR
+inline long long flat_floor(int n) {
+    bare_generator numbers(
+        [](bare_generator& self, const void* argument) {
+            const int count = *static_cast<const int*>(argument);
+            for (int i = 1; i <= count; ++i) self.yield(i);
+        },
+        &n);
+    long long sum = 0;
+    while (numbers.next()) sum += numbers.value();
+    return sum;
+}
+#endif
+
 // ---- deep ----
 
 inline void walk(const tree_node* node, spindle::yielder<int>& yield) {
@@ -137,5 +153,24 @@ inline long long deep_coroutine2(const tree_node* root) {
     for (int v : values) sum += v;
     return sum;
 }
+
+#if GENERATOR_BENCH_HAS_FLOOR
+inline void walk(const tree_node* node, bare_generator& self) {
+    if (node->left) walk(node->left, self);
+    self.yield(node->value);
+    if (node->right) walk(node->right, self);
+}
+
+inline long long deep_floor(const tree_node* root) {
+    bare_generator values(
+        [](bare_generator& self, const void* argument) {
+            walk(static_cast<const tree_node*>(argument), self);
+        },
+        root);
+    long long sum = 0;
+    while (values.next()) sum += values.value();
+    return sum;
+}
+#endif
 
 }  // namespace generator_bench
