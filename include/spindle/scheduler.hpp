@@ -336,6 +336,15 @@ template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 namespace detail {
+// records_of() is the records behind a vector of handles, for the library's gather calls.
+template <class T>
+std::vector<task_record*> records_of(const std::vector<task<T>>& tasks) {
+    std::vector<task_record*> records;
+    records.reserve(tasks.size());
+    for (const task<T>& t : tasks) records.push_back(task_access::record(t));
+    return records;
+}
+
 template <class T>
 gather_value_t<T> join_for_gather(task<T>& t) {
     if constexpr (std::is_void_v<T>) {
@@ -368,9 +377,7 @@ std::tuple<gather_value_t<T>...> gather(task<T>&&... tasks) {
 template <class T>
 auto gather(std::vector<task<T>> tasks)
     -> std::conditional_t<std::is_void_v<T>, void, std::vector<T>> {
-    std::vector<detail::task_record*> records;
-    records.reserve(tasks.size());
-    for (const task<T>& t : tasks) records.push_back(detail::task_access::record(t));
+    std::vector<detail::task_record*> records = detail::records_of(tasks);
     detail::gather_tasks(records.data(), records.size());
     if constexpr (std::is_void_v<T>) {
         for (task<T>& t : tasks) t.join();
@@ -439,9 +446,7 @@ std::tuple<settled<T>...> gather_settled(task<T>&&... tasks) {
 /// gather_settled(tasks) is gather_settled() over a vector: how each task ended, in order.
 template <class T>
 std::vector<settled<T>> gather_settled(std::vector<task<T>> tasks) {
-    std::vector<detail::task_record*> records;
-    records.reserve(tasks.size());
-    for (const task<T>& t : tasks) records.push_back(detail::task_access::record(t));
+    std::vector<detail::task_record*> records = detail::records_of(tasks);
     detail::settle_tasks(records.data(), records.size());
     std::vector<settled<T>> outcomes;
     outcomes.reserve(tasks.size());
