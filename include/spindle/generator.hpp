@@ -334,8 +334,11 @@ private:
     template <class, class>
     friend class yielder;
 
+    /// advance() resumes the body unless the generator is finished or empty; a finished one
+    /// goes down resume_generator()'s slow path (its fiber is done), which lets it be.
     void advance() {
-        if (!done()) detail::resume_generator(*state_);
+        if (state_) [[likely]]
+            detail::resume_generator(*state_);
     }
 
     void advance_sending(detail::sent_value<S>&& value) {
