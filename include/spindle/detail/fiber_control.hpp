@@ -121,8 +121,7 @@ inline void leave_fiber(fiber_control* control) noexcept {
                    "a fiber suspended while not the running one");
     mark_suspended(control);
     innermost_control = control->parent;
-    switch_context_unannotated(control->self, *control->resumer, nullptr,
-                               known_thread_exception_state());
+    leave_context_unannotated(control->self, *control->resumer, known_thread_exception_state());
 }
 
 }  // namespace spindle::detail
