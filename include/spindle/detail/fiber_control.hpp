@@ -108,7 +108,12 @@ inline void set_current_control(fiber_control* control) noexcept { innermost_con
 inline void enter_fiber(fiber_control* control) noexcept {
     SPINDLE_ASSERT(control->state <= fiber_state::suspended, "a fiber entered while not resumable");
     SPINDLE_ASSERT(control->resumer == &control->caller, "a hosted fiber entered as a plain one");
-    control->parent = innermost_control;
+    // Stored only when it changes (a consumer resumes the same generator from the same place
+    // again and again): an unconditional store made the innermost-fiber pointer and `parent` one
+    // chain through memory across each round trip, the suspension's load of `parent` waiting for
+    // this store and this load of innermost_control for the suspension's store.
+    fiber_control* const parent = innermost_control;
+    if (control->parent != parent) control->parent = parent;
     control->state = fiber_state::running;
     innermost_control = control;
     switch_context_unannotated(control->caller, control->self, control,
