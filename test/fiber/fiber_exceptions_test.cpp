@@ -97,3 +97,59 @@ TEST_CASE("fiber exceptions: a rethrow inside a fiber after a switch still works
     f.resume();
     CHECK_THROWS_WITH_AS(f.resume(), "kept", std::runtime_error);
 }
+
+TEST_CASE("fiber exceptions: states come and go on both sides, across nested fibers") {
+    // The switch moves exception state only when one side has some in flight; this walks every
+    // combination (none/none, fiber only, resumer only, both) in turn, with a fiber nested inside,
+    // and checks each side sees exactly its own each time.
+    std::string seen_outer;
+    fiber inner([&] {
+        for (int round = 0;; ++round) {
+            if (round % 2 == 0) {
+                CHECK(current_message() == "");
+                fiber::suspend();
+            } else {
+                try {
+                    throw std::runtime_error("inner " + std::to_string(round));
+                } catch (...) {
+                    fiber::suspend();
+                    CHECK(current_message() == "inner " + std::to_string(round));
+                }
+            }
+        }
+    });
+    fiber outer([&] {
+        for (int round = 0;; ++round) {
+            if (round % 3 == 0) {
+                inner.resume();
+                seen_outer = current_message();
+                fiber::suspend();
+            } else {
+                try {
+                    throw std::runtime_error("outer " + std::to_string(round));
+                } catch (...) {
+                    inner.resume();
+                    seen_outer = current_message();
+                    fiber::suspend();
+                    CHECK(current_message() == "outer " + std::to_string(round));
+                }
+            }
+        }
+    });
+    for (int round = 0; round < 12; ++round) {
+        if (round % 4 < 2) {
+            outer.resume();
+            CHECK(std::current_exception() == nullptr);
+        } else {
+            try {
+                throw std::logic_error("main " + std::to_string(round));
+            } catch (...) {
+                outer.resume();
+                CHECK(current_message() == "main " + std::to_string(round));
+            }
+        }
+        CHECK(seen_outer == (round % 3 == 0 ? "" : "outer " + std::to_string(round)));
+        CHECK(std::uncaught_exceptions() == 0);
+    }
+    CHECK(std::current_exception() == nullptr);
+}
