@@ -135,12 +135,13 @@ private:
     template <class, class, class>
     friend class generator;
 
-    explicit yielder(detail::generator_channel<Y, S>& channel) noexcept : channel_(&channel) {}
+    explicit yielder(detail::generator_channel<Y, S>& channel) noexcept
+        : channel_(&channel), control_(detail::fiber_access::control(channel.body)) {}
 
     /// body_control() is the generator's body fiber, after checking that it is the one running
     /// (a yielder called from another fiber is refused).
     detail::fiber_control* body_control() const {
-        detail::fiber_control* control = detail::fiber_access::control(channel_->body);
+        detail::fiber_control* control = control_;
         if (detail::current_control() != control) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::yield_outside_body);
         return control;
@@ -204,6 +205,7 @@ private:
     }
 
     detail::generator_channel<Y, S>* channel_;
+    detail::fiber_control* control_;  // the body's fiber, which never changes (one load, not two)
 };
 
 /// generator is a move-only handle on a stackful generator; see the header comment.
