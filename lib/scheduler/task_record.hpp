@@ -56,7 +56,10 @@ struct task_record {
     task_status status = task_status::created;
     wake_outcome outcome = wake_outcome::waiting;
     bool started = false;
-    bool cancel_requested = false;
+    // What a checkpoint (every wait, and yield()) must look into besides switching, as one byte
+    // so that the common case, nothing, is one test: duty_cancel while a cancellation is pending
+    // (cancel_requested()), duty_scope while the task is in a timeout scope or shield (scope).
+    std::uint8_t duties = 0;
     bool interruptible = true;   // cancel() may end the current wait
     bool handle_alive = true;
     bool result_taken = false;
@@ -104,6 +107,25 @@ struct task_record {
 
     task_record() noexcept { name[0] = '\0'; }
 };
+
+inline constexpr std::uint8_t duty_cancel = 1;
+inline constexpr std::uint8_t duty_scope = 2;
+
+// cancel_requested() tells whether a cancellation is pending for the task; set_cancel_requested()
+// sets or clears that.
+inline bool cancel_requested(const task_record* task) noexcept {
+    return (task->duties & duty_cancel) != 0;
+}
+inline void set_cancel_requested(task_record* task, bool requested) noexcept {
+    task->duties = static_cast<std::uint8_t>(requested ? task->duties | duty_cancel
+                                                       : task->duties & ~duty_cancel);
+}
+// set_scope() makes `scope` the innermost timeout scope or shield of the task (nullptr: none).
+inline void set_scope(task_record* task, cancel_scope_state* scope) noexcept {
+    task->scope = scope;
+    task->duties = static_cast<std::uint8_t>(scope ? task->duties | duty_scope
+                                                   : task->duties & ~duty_scope);
+}
 
 // held() tells whether something still refers to a finished task's record: its handle, or the
 // task set it belongs to.

@@ -75,7 +75,7 @@ wake_outcome end_wait(waiter& w) {
         throw_if_interrupted(self);
     } else if (self->outcome == wake_outcome::cancelled) [[unlikely]] {
         // Only a scheduler's teardown ends an uninterruptible wait (end_wait_for_teardown()).
-        self->cancel_requested = false;
+        set_cancel_requested(self, false);
         throw cancelled{};
     }
     return self->outcome;

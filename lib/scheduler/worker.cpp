@@ -86,11 +86,16 @@ void worker::poll_while_busy() noexcept {
     if (poller* p = core_.poller_if_any()) p->poll_now(*this);
 }
 
-task_record* worker::next_ready() noexcept {
+task_record* worker::next_ready_slow() noexcept {
     if (outside_waits_ > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
         poll_while_busy();
     if (!timers_.empty()) expire_timers(std::chrono::steady_clock::now());
-    while (task_record* task = ready_.pop_front())
+    task_record* task = ready_.pop_front();
+    return task && !task->started ? start_next(task) : task;
+}
+
+task_record* worker::start_next(task_record* task) noexcept {
+    for (; task; task = ready_.pop_front())
         if (task->started || prepare(task)) return task;
     return nullptr;
 }

@@ -129,7 +129,19 @@ public:
     }
 
 private:
-    task_record* next_ready() noexcept;
+    // next_ready() takes the next task to run (its fiber made, if it had not started), or
+    // returns nullptr. Inline, the common case (no timers, no outside waits, a started task) is
+    // one test for the rare work, the ring's pop and a test of `started`.
+    [[gnu::always_inline]] task_record* next_ready() noexcept {
+        if ((outside_waits_ | timers_.size()) != 0) [[unlikely]] return next_ready_slow();
+        task_record* task = ready_.pop_front();
+        if (task && !task->started) [[unlikely]] return start_next(task);
+        return task;
+    }
+    // next_ready_slow() polls and expires timers first; start_next() gives `task`, first in
+    // line, its fiber, or (when none can be had) goes on to the next one.
+    task_record* next_ready_slow() noexcept;
+    task_record* start_next(task_record* task) noexcept;
     bool prepare(task_record* task) noexcept;
     void arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline);
     static void unlink_siblings(waiter* w) noexcept;
@@ -305,10 +317,10 @@ void destroy_record(task_record* task) noexcept;
 std::string describe_task(const task_record& task);
 // take_pending_cancel() throws cancelled, once, when the task has a cancellation pending and
 // is not unwinding (nor shielded), and when the deadline of a timeout scope it is in has passed.
-// Every wait and yield() calls it: the common case, neither, is two tests inline.
+// Every wait and yield() calls it: the common case, neither, is one test of the task's duties.
 void take_pending_cancel_slow(task_record* task);
 inline void take_pending_cancel(task_record* task) {
-    if (task->cancel_requested || task->scope) [[unlikely]] take_pending_cancel_slow(task);
+    if (task->duties != 0) [[unlikely]] take_pending_cancel_slow(task);
 }
 // throw_if_interrupted() throws cancelled after a wait that did not complete while a
 // cancellation was pending (unless the task is unwinding or shielded), or that a timeout scope's
@@ -316,7 +328,7 @@ inline void take_pending_cancel(task_record* task) {
 void throw_if_interrupted_slow(task_record* task);
 inline void throw_if_interrupted(task_record* task) {
     if (task->outcome != wake_outcome::completed &&
-        (task->cancel_requested || task->timer_for_scope)) [[unlikely]]
+        (cancel_requested(task) || task->timer_for_scope)) [[unlikely]]
         throw_if_interrupted_slow(task);
 }
 // shielded() tells whether a cancel_shield is open in the task: task::cancel() then waits.
