@@ -82,8 +82,25 @@ public:
             ready_.push_back(task);
     }
     // wake_task() ends whatever wait a task is in (wait queue, timer, join) and queues it; its
-    // wait then returns `outcome`.
-    void wake_task(task_record* task, wake_outcome outcome, bool first = false) noexcept;
+    // wait then returns `outcome`. Inline, the common case (one waiter in one queue, no timer,
+    // no join) unlinks the waiter and queues the task; the rest is end_any_wait().
+    [[gnu::always_inline]] void wake_task(task_record* task, wake_outcome outcome,
+                                          bool first = false) noexcept {
+        SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
+        waiter* w = task->wait;
+        if (!w || w->sibling || task->joining || task->timer_slot != no_timer_slot) [[unlikely]] {
+            // A tail call: the inline path then keeps nothing across a call.
+            wake_task_slow(task, outcome, first);
+            return;
+        }
+        task->wait = nullptr;
+        w->queue->remove(w);
+        w->queue = nullptr;
+        task->outcome = outcome;
+        make_ready(task, first);
+    }
+    // wake_task_slow() is wake_task() for any wait.
+    void wake_task_slow(task_record* task, wake_outcome outcome, bool first) noexcept;
     // sleep_until() puts the running task in the timer heap (it must then park()).
     void add_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
     // arm_wait_timer() gives `task`, about to wait, a timer for the earlier of `deadline` (its
@@ -100,9 +117,13 @@ public:
     // unqueue() takes a task that has not started out of the ready queue.
     void unqueue(task_record* task) noexcept { ready_.remove(task); }
 
-    // finish_running() is the running task's last act on its own stack: the loop gives its stack
-    // back once the switch away from it is done.
-    void finish_running(task_record* task) noexcept;
+    // finish_running() is the running task's last act on its own stack. The task's fiber then
+    // either runs another task (returned; `body_task`, the fiber body's task, says which) or
+    // ends (nullptr returned), and the loop or the next task gives its stack back once the
+    // switch away from it is done. A fiber that runs another task goes straight on with the next
+    // task in line when that one has not started; otherwise it waits, idle, until prepare()
+    // hands it one (through `body_task`) or the run loop ends (nullptr).
+    task_record* finish_running(task_record* task, task_record*& body_task) noexcept;
 
     // begin_outside_wait() counts a task that waits for the world outside the scheduler (a
     // descriptor, a helper thread); end_outside_wait() when that wait is over. While any is
@@ -145,11 +166,17 @@ private:
     bool prepare(task_record* task) noexcept;
     void arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline);
     static void unlink_siblings(waiter* w) noexcept;
+    // end_any_wait() takes a waiting task out of its wait queue(s), its join and the timer heap.
+    void end_any_wait(task_record* task) noexcept;
     // switch_to() and suspend_to() are inline so that a parked task's frames on its stack are
     // few: resuming it then touches one or two cache lines of its stack, not one per frame.
     [[gnu::always_inline]] inline void switch_to(context_record& from, task_record* next) noexcept;
     [[gnu::always_inline]] inline void suspend_to(task_record* next) noexcept;
     void expire_timers(std::chrono::steady_clock::time_point now) noexcept;
+    // rehost() gives an idle fiber to a task that has not started; drop_idle_fibers() ends every
+    // idle fiber (the run loop does, before it returns), on the loop's stack.
+    void rehost(fiber_control* control, task_record* task) noexcept;
+    void drop_idle_fibers() noexcept;
     void idle_until(std::chrono::steady_clock::time_point deadline);
     void poll_while_busy() noexcept;
     void reap() noexcept;
@@ -169,6 +196,12 @@ private:
     fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
     task_record* running_ = nullptr;
     task_record* finished_ = nullptr;       // finished; its stack is still to be given back
+    // Fibers whose task finished, kept for tasks that have not started: such a task then runs
+    // on one, which saves making a fiber (a stack from the pool, its set-up) and ending one.
+    // Few: a task that finishes usually hands over to a task that then starts another.
+    static constexpr std::size_t max_idle_fibers = 8;
+    fiber_control* idle_fibers_[max_idle_fibers] = {};
+    std::size_t idle_count_ = 0;
     std::size_t outside_waits_ = 0;
     unsigned dispatches_since_poll_ = 0;
     // switches() is switches_counted_ plus the switches since countdown_ was countdown_start_.
