@@ -66,6 +66,9 @@ struct task_record {
     bool joiner_first = false;   // the join ran this task at once: its joiner goes next
     std::uint64_t queue_position = 0;  // where it sits in the ready queue's ring
     context_record park;               // the parked context, whichever stack it is on
+    // The innermost fiber on the parked stack (the task's own, or one nested in it): whoever
+    // resumes the task makes it current before the switch.
+    fiber_control* park_control = nullptr;
 
     // Links in the scheduler's list of unfinished tasks (for deadlock reports and teardown).
     task_record* live_previous = nullptr;

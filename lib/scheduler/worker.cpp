@@ -61,7 +61,7 @@ void worker::run_loop() {
     for (;;) {
         if (core_.stop_task && core_.stop_task->status == task_status::done) return;
         if (task_record* next = next_ready()) {
-            switch_to(loop_, next);
+            switch_to(nullptr, next);
             set_current_control(loop_control_);
             continue;
         }
@@ -159,9 +159,7 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
     joiner->joining = child;
     set_status(joiner, task_status::waiting);
     joiner->outcome = wake_outcome::waiting;
-    fiber_control* const innermost = current_control();
-    switch_to(joiner->park, child);
-    set_current_control(innermost);
+    switch_to(joiner, child);
     return true;
 }
 
@@ -250,11 +248,14 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
             hand_over(task, next);
             running_ = next;
             set_status(next, task_status::running);
+            // fiber_main makes control->parent current before its last switch.
             control->resumer = &next->park;
+            control->parent = next->park_control;
         } else {
             if (trace_) [[unlikely]] trace_->hand_over(task, nullptr);
             running_ = nullptr;
             control->resumer = &loop_;
+            control->parent = loop_control_;
         }
         return nullptr;
     }
@@ -286,7 +287,7 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
     if (!held(task)) destroy_record(task);
     idle_fibers_[idle_count_++] = control;
     body_task = nullptr;
-    // The parked task or the loop makes its own innermost fiber current on arrival.
+    set_current_control(next ? next->park_control : loop_control_);
     switch_context(control->self, next ? next->park : loop_, nullptr);
     // Back here, idle no more: prepare() gave this fiber a task (switch_to() made it current and
     // running), or drop_idle_fibers() none. Nothing from before the switch is used.

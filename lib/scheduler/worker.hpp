@@ -50,16 +50,17 @@ public:
     void park() noexcept {
         SPINDLE_ASSERT(running_ && running_->status != task_status::running,
                        "a task parked without saying what it waits for");
+        task_record* const self = running_;
         task_record* next = next_ready();
         // A wait already due when the task parks (sleep_for(0), a deadline in the past, a
         // zero timeout) has made the task itself ready; when nothing was ahead of it, it is the
         // next one and just carries on. A switch to itself would save and load the same
         // context, which only the hand-written switch survives.
-        if (next == running_) [[unlikely]] {
+        if (next == self) [[unlikely]] {
             set_status(next, task_status::running);
             return;
         }
-        suspend_to(next);
+        suspend_to(self, next);
     }
     // yield_running() puts the running task behind the other ready ones, if there are any.
     [[gnu::always_inline]] inline void yield_running() noexcept;
@@ -170,8 +171,9 @@ private:
     void end_any_wait(task_record* task) noexcept;
     // switch_to() and suspend_to() are inline so that a parked task's frames on its stack are
     // few: resuming it then touches one or two cache lines of its stack, not one per frame.
-    [[gnu::always_inline]] inline void switch_to(context_record& from, task_record* next) noexcept;
-    [[gnu::always_inline]] inline void suspend_to(task_record* next) noexcept;
+    // switch_to() leaves `self` (parked in self->park; nullptr: the loop, in loop_) for `next`.
+    [[gnu::always_inline]] inline void switch_to(task_record* self, task_record* next) noexcept;
+    [[gnu::always_inline]] inline void suspend_to(task_record* self, task_record* next) noexcept;
     void expire_timers(std::chrono::steady_clock::time_point now) noexcept;
     // rehost() gives an idle fiber to a task that has not started; drop_idle_fibers() ends every
     // idle fiber (the run loop does, before it returns), on the loop's stack.
@@ -290,17 +292,23 @@ private:
     }
 };
 
-void worker::switch_to(context_record& from, task_record* next) noexcept {
-    hand_over(running_, next);
+void worker::switch_to(task_record* self, task_record* next) noexcept {
+    // The leaving side makes the arriving one's innermost fiber current (after the switch the
+    // arriving side uses nothing it had before it): its own fiber when it has not started, else
+    // the one it parked in, maybe a fiber nested in it. The leaving task's own innermost fiber
+    // waits on its parked stack for whoever resumes it.
+    const bool fresh = !next->started;
+    fiber_control* const arriving = fresh ? next->control : next->park_control;
+    if (self) self->park_control = current_control();
+    set_current_control(arriving);
+    hand_over(self, next);
     running_ = next;
     set_status(next, task_status::running);
-    if (!next->started) [[unlikely]] {
+    context_record& from = self ? self->park : loop_;
+    if (fresh) [[unlikely]] {
         next->started = true;
-        set_current_control(next->control);
         switch_context(from, next->control->self, next->control);
     } else {
-        // The task parked wherever it was, maybe inside a fiber nested in it; on arrival it
-        // makes that innermost fiber current again (see suspend_to()).
         switch_context(from, next->park, nullptr);
     }
     // Back here: whoever switched to `from` may have been a task that finished; its stack can
@@ -308,26 +316,23 @@ void worker::switch_to(context_record& from, task_record* next) noexcept {
     if (finished_) [[unlikely]] reap();
 }
 
-void worker::suspend_to(task_record* next) noexcept {
-    task_record* self = running_;
-    // The innermost fiber (the task's own, or one nested in it) waits on the parked stack.
-    fiber_control* const innermost = current_control();
+void worker::suspend_to(task_record* self, task_record* next) noexcept {
     if (next) [[likely]] {
-        switch_to(self->park, next);
+        switch_to(self, next);
     } else {
         if (trace_) [[unlikely]] trace_->hand_over(self, nullptr);
         running_ = nullptr;
+        self->park_control = current_control();
         set_current_control(loop_control_);
         switch_context(self->park, loop_, nullptr);
         if (finished_) [[unlikely]] reap();
     }
-    set_current_control(innermost);
 }
 
 void worker::yield_running() noexcept {
+    task_record* const self = running_;
     task_record* next = next_ready();
     if (!next) return;  // nobody else is ready: carry on
-    task_record* self = running_;
     set_status(self, task_status::ready);
     ready_.push_back(self);
     // When many tasks take turns, each switch misses the cache on the resumed task's record and
@@ -338,7 +343,7 @@ void worker::yield_running() noexcept {
         __builtin_prefetch(static_cast<char*>(after->park.sp) + 64);
     }
     if (task_record* later = ready_.peek(1)) __builtin_prefetch(later);
-    suspend_to(next);
+    suspend_to(self, next);
 }
 
 // complete_task() marks a task done, wakes its joiner, and frees the record when no handle
