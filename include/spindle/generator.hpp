@@ -137,23 +137,33 @@ private:
 
     explicit yielder(detail::generator_channel<Y, S>& channel) noexcept : channel_(&channel) {}
 
-    void check_inside_body() const {
-        if (detail::current_control() != detail::fiber_access::control(channel_->body)) [[unlikely]]
+    /// body_control() is the generator's body fiber, after checking that it is the one running
+    /// (a yielder called from another fiber is refused).
+    detail::fiber_control* body_control() const {
+        detail::fiber_control* control = detail::fiber_access::control(channel_->body);
+        if (detail::current_control() != control) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::yield_outside_body);
+        return control;
     }
+
+    void check_inside_body() const { (void)body_control(); }
 
     result_type suspend_with(detail::yielded_object<Y>* object) {
-        check_inside_body();
-        return suspend_unchecked(object);
+        return suspend_unchecked(object, body_control());
     }
 
-    result_type suspend_unchecked(detail::yielded_object<Y>* object) {
+    result_type suspend_unchecked(detail::yielded_object<Y>* object,
+                                  detail::fiber_control* control) {
         detail::generator_channel<Y, S>& channel = *channel_;
         channel.yielded = object;
         // Inside the body (checked on the way in), so the fiber layer's checks would repeat.
-        detail::suspend_checked_fiber(detail::current_control());
-        if (channel.pending_raise) [[unlikely]]
-            std::rethrow_exception(std::exchange(channel.pending_raise, nullptr));
+#if SPINDLE_INLINE_FIBER_SWITCH
+        detail::leave_fiber(control);
+#else
+        detail::suspend_annotated(control);
+#endif
+        if (control->requests) [[unlikely]]
+            detail::honour_generator_requests(channel, control);
         if constexpr (!std::is_void_v<S>) {
             if (channel.sent) return std::optional<S>(std::move(*std::exchange(channel.sent, nullptr)));
             return std::nullopt;
@@ -171,7 +181,7 @@ private:
                 // When the yield types differ, the conversion makes a temporary that lives
                 // until this yield returns; when they match, sub's object is passed on.
                 if constexpr (std::is_void_v<Y>)
-                    suspend_unchecked(&detail::no_object);
+                    suspend_unchecked(&detail::no_object, body_control());
                 else if constexpr (std::is_void_v<S>)
                     (*this)(sub.yielded());
                 else
@@ -215,14 +225,15 @@ public:
 
     class iterator;
 
-    /// generator(body, options) makes a generator that runs body(yielder) on a fiber with the
-    /// given stack. Nothing runs yet (lazy start).
+    /// generator(body, options, fp) makes a generator that runs body(yielder) on a fiber with
+    /// the given stack. Nothing runs yet (lazy start). `fp` says whether the body keeps
+    /// floating-point control state of its own (see fp_control).
     template <class F>
         requires(!std::same_as<std::remove_cvref_t<F>, generator> &&
                  std::invocable<std::decay_t<F>&, yielder<Y, S>&> &&
                  (std::is_void_v<R> ||
                   std::convertible_to<std::invoke_result_t<std::decay_t<F>&, yielder<Y, S>&>, R>))
-    explicit generator(F&& body, stack_options options = {})
+    explicit generator(F&& body, stack_options options = {}, fp_control fp = fp_control::thread)
         : state_(std::make_unique<state_type>()) {
         state_->body = fiber(
             [state = state_.get(), run = std::forward<F>(body)]() mutable {
@@ -233,7 +244,7 @@ public:
                 else
                     state->result.value.emplace(std::invoke(run, yield));
             },
-            options);
+            options, fp);
         detail::label_generator_body(*state_);
     }
 
@@ -329,7 +340,7 @@ private:
 
     void advance_sending(detail::sent_value<S>&& value) {
         if (done()) return;
-        if (!state_->started) [[unlikely]]
+        if (!detail::generator_started(*state_)) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::send_before_start);
         state_->sent = std::addressof(value);
         struct forget_sent {
@@ -343,7 +354,7 @@ private:
         if (!e) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::raise_without_exception);
         if (done()) std::rethrow_exception(std::move(e));
-        if (!state_->started) {
+        if (!detail::generator_started(*state_)) {
             detail::close_generator(*state_);
             std::rethrow_exception(std::move(e));
         }
@@ -351,6 +362,7 @@ private:
         if (detail::generator_running(*state_)) [[unlikely]]
             detail::refuse_running_generator(*state_);
         state_->pending_raise = std::move(e);
+        detail::fiber_access::control(state_->body)->requests |= detail::raise_request;
         detail::resume_generator(*state_);
     }
 
@@ -407,14 +419,20 @@ public:
     /// operator++(int) is ++it (an input iterator keeps no copy of the old position).
     void operator++(int) { ++*this; }
 
-    /// operator==(it, default_sentinel) tells whether the body has finished.
+    /// operator==(it, default_sentinel) tells whether the body has finished. It tests the
+    /// yielded pointer, which is null exactly when the last resume did not stop at a yield (the
+    /// body finished), the test the resume has just made.
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-        return !it.generator_ || it.generator_->done();
+        return it.at_end();
     }
 
 private:
     friend class generator;
     explicit iterator(generator* owner) noexcept : generator_(owner) {}
+
+    bool at_end() const noexcept {
+        return !generator_ || !generator_->state_ || !generator_->state_->yielded;
+    }
 
     /// checked_yielded() tests the yielded pointer, which the body's end clears, rather than
     /// done(): the resume before it tested the same pointer, so once inlined the compiler drops

@@ -7,7 +7,9 @@
  *  - everything else (x0-x18, the rest of the vector registers, NZCV) is caller-saved, so the
  *    call to the switch already spills what the caller keeps there.
  *  - sp is 16-byte aligned whenever it is used to access memory.
- *  - FPCR is not changed by a switch, so it needs no saving.
+ *  - FPCR (rounding mode, flush-to-zero, trap enables) is left alone by a switch: it belongs to
+ *    the thread, as across a C++20 coroutine's resume(); a fiber that wants its own gets it
+ *    saved by the fiber layer (include/spindle/detail/context.hpp, save_fp_control()).
  *
  * A suspended context is its context_record (include/spindle/detail/fiber_control.hpp); the
  * inline switch in include/spindle/detail/context_arm64_aapcs.hpp writes and reads the same

@@ -6,15 +6,16 @@
  *    xmm/ymm/zmm registers and the flags, is caller-saved, so a call to the switch already
  *    spills whatever the caller keeps in them.
  *  - the control bits of MXCSR (DAZ, exception masks, rounding, FZ) and the x87 control word
- *    are callee-saved; the MXCSR status flags are not.
+ *    are callee-saved too, but a switch leaves them alone: they belong to the thread, as across
+ *    a C++20 coroutine's resume() (include/spindle/detail/context_x86_64_sysv.hpp says why; a
+ *    fiber that wants its own gets them saved by the fiber layer).
  *  - rsp is 16-byte aligned just before a call; DF is clear on entry and return.
  *
  * A suspended context is its context_record (include/spindle/detail/fiber_control.hpp); the
  * inline switch in include/spindle/detail/context_x86_64_sysv.hpp writes and reads the same
  * record, so either switch can continue a context the other suspended:
- *    0  rsp    8  continuation address    16  rbp    24  MXCSR    28  x87 control word
- * The leaving side stores its control state and loads the target's (why unconditionally:
- * include/spindle/detail/context_x86_64_sysv.hpp); then it loads rbp and rsp and jumps to the
+ *    0  rsp    8  continuation address    16  rbp
+ * The leaving side stores those three, loads the target's rbp and rsp and jumps to the
  * continuation. This out-of-line switch also keeps rbx and r12-r15 on its own stack, since
  * its callers expect them back; the inline one declares them clobbered instead.
  *
@@ -45,10 +46,6 @@ spindle_context_switch:
     movq    %rax, 8(%rdi)
     movq    %rbp, 16(%rdi)
     movq    %rsp, (%rdi)        /* this context is now suspended */
-    stmxcsr 24(%rdi)
-    fnstcw  28(%rdi)
-    ldmxcsr 24(%rsi)            /* the target's control state */
-    fldcw   28(%rsi)
     movq    16(%rsi), %rbp
     movq    (%rsi), %rsp        /* on the target's stack */
     jmpq    *8(%rsi)
@@ -68,7 +65,7 @@ spindle_context_switch:
 /* void spindle_context_make(context_record* record (rdi), void* stack_top (rsi),
  *                           size_t stack_size (rdx))
  * Fills the record of a fresh context: it continues in spindle_context_trampoline with rsp at
- * the 16-byte aligned stack top, rbp zero, and the caller's control state. */
+ * the 16-byte aligned stack top and rbp zero. */
     .globl spindle_context_make
     .type  spindle_context_make, @function
     .hidden spindle_context_make
@@ -81,9 +78,6 @@ spindle_context_make:
     leaq    spindle_context_trampoline(%rip), %rax
     movq    %rax, 8(%rdi)
     movq    $0, 16(%rdi)
-    stmxcsr 24(%rdi)
-    movl    $0, 28(%rdi)
-    fnstcw  28(%rdi)
     ret
     .cfi_endproc
     .size spindle_context_make, .-spindle_context_make

@@ -63,7 +63,8 @@ std::size_t top_reserve(std::size_t body_size, std::size_t body_alignment) noexc
         control->exception = std::current_exception();
     }
     SPINDLE_ASSERT(control->state == fiber_state::running, "a fiber body ended while not running");
-    control->ignored_unwind = control->unwind_requested && !unwound && !control->exception;
+    control->ignored_unwind =
+        (control->requests & unwind_request) && !unwound && !control->exception;
     control->operations.destroy(control->body);
     control->state = fiber_state::done;
     set_current_control(control->parent);
@@ -89,7 +90,8 @@ void free_fiber(fiber_control* control) noexcept {
 }  // namespace
 
 fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
-                            std::size_t body_alignment, const body_operations& operations) {
+                            std::size_t body_alignment, const body_operations& operations,
+                            fp_control fp) {
     if (options.guard) install_overflow_handler();
     if (body_alignment < 16) body_alignment = 16;
     const stack_memory stack = acquire_stack(options, top_reserve(body_size, body_alignment));
@@ -109,6 +111,11 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
     control->id = id;
     spindle_context_make(&control->self, context_top,
                          static_cast<std::size_t>(context_top - stack.usable_bottom()));
+    if (fp == fp_control::own) {
+        // It starts with its creator's state, as a new thread starts with its creator's.
+        control->own_fp_control = 1;
+        save_fp_control(control->self);
+    }
     on_stack_created(control->self.sanitizer, stack.usable_bottom(), stack.writable());
     return control;
 }
@@ -169,26 +176,31 @@ unwind_outcome fiber_access::unwind(fiber& f) {
     fiber_control* control = f.control_;
     if (!control || control->state == fiber_state::done) return unwind_outcome::unwound;
     if (control->state == fiber_state::created) {
-        SPINDLE_ASSERT(!control->unwind_requested, "a fresh fiber asked to unwind already");
+        SPINDLE_ASSERT(!(control->requests & unwind_request),
+                       "a fresh fiber asked to unwind already");
         control->operations.destroy(control->body);
         control->state = fiber_state::done;
         return unwind_outcome::unwound;
     }
     if (control->state == fiber_state::running)
         throw fiber_error("spindle: cannot unwind a running fiber");
-    control->unwind_requested = true;
+    control->requests |= unwind_request;
     resume_annotated(control);
     if (control->state != fiber_state::done) return unwind_outcome::ignored_suspend;
     if (control->exception) std::rethrow_exception(std::exchange(control->exception, nullptr));
     return control->ignored_unwind ? unwind_outcome::ignored_return : unwind_outcome::unwound;
 }
 
-void refuse_resume(const fiber_control* control) {
+void resume_slow(fiber_control* control) {
     if (!control) throw fiber_error("spindle: resume() on an empty fiber");
     if (control->state == fiber_state::done)
         throw fiber_error("spindle: resume() on a finished fiber");
-    throw fiber_error(
-        "spindle: resume() on a running fiber (the current fiber, or one that resumed it)");
+    if (control->state == fiber_state::running)
+        throw fiber_error(
+            "spindle: resume() on a running fiber (the current fiber, or one that resumed it)");
+    SPINDLE_ASSERT(control->own_fp_control, "resume_gate() sent a plain resumable fiber here");
+    resume_annotated(control);
+    if (control->exception) rethrow_escaped(control);
 }
 
 void rethrow_escaped(fiber_control* control) {
@@ -213,7 +225,20 @@ void resume_annotated(fiber_control* control) noexcept {
     control->resumer = &control->caller;
     control->state = fiber_state::running;
     set_current_control(control);
+    // A fiber with its own FP control state: the resumer's is kept in the `caller` record and the
+    // fiber's loaded; when the fiber suspends or ends, the thread holds the fiber's state, which
+    // goes back into `self`, and the resumer gets its own back. The fiber's side does nothing,
+    // so its suspend() stays the plain inline one.
+    const bool own_fp = control->own_fp_control;
+    if (own_fp) {
+        save_fp_control(control->caller);
+        load_fp_control(control->self);
+    }
     switch_context(control->caller, control->self, control);
+    if (own_fp) {
+        save_fp_control(control->self);
+        load_fp_control(control->caller);
+    }
 }
 
 void suspend_annotated(fiber_control* control) noexcept {

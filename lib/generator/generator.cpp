@@ -68,10 +68,30 @@ void refuse_running_generator(const generator_core& core) {
     throw_generator_error(generator_misuse::running_elsewhere);
 }
 
+void resume_generator_slow(generator_core& core) {
+    fiber_control* control = fiber_access::control(core.body);
+    if (control->state == fiber_state::running) refuse_running_generator(core);
+    resume_slow(control);  // finished: throws the fiber's own error; else its own FP state
+}
+
+void generator_stopped(generator_core& core) {
+    fiber_control* control = fiber_access::control(core.body);
+    if (control->exception) rethrow_escaped(control);
+    if (!core.finished) throw_generator_error(generator_misuse::suspended_without_yield);
+}
+
+void honour_generator_requests(generator_core& core, fiber_control* control) {
+    if (control->requests & unwind_request) throw forced_unwind{};
+    SPINDLE_ASSERT(control->requests == raise_request && core.pending_raise,
+                   "a generator's body woken with a request nobody made");
+    control->requests = 0;
+    std::rethrow_exception(std::exchange(core.pending_raise, nullptr));
+}
+
 void close_generator(generator_core& core) {
     if (core.finished) return;
     if (generator_running(core)) refuse_running_generator(core);
-    if (!core.started) {
+    if (!generator_started(core)) {
         // The body never ran: unwinding only destroys it, as Python discards a fresh frame.
         fiber_access::unwind(core.body);
         core.finished = true;
@@ -82,7 +102,7 @@ void close_generator(generator_core& core) {
         // As in Python after "generator ignored GeneratorExit", the generator stays suspended
         // at the yield that ignored the close, and a later next/send/raise resumes it there
         // normally: the unwind request is spent. (A later close() unwinds it again.)
-        fiber_access::control(core.body)->unwind_requested = false;
+        fiber_access::control(core.body)->requests &= ~unwind_request;
         throw_generator_error(generator_misuse::ignored_close);
     }
     core.finished = true;

@@ -47,3 +47,15 @@ for target in json.load(sys.stdin):
         ;;
     esac
 }
+
+# cross_exe_wrapper CROSS_FILE prints the exe_wrapper a meson cross file names (the command that
+# runs the target's programs, such as qemu-user), one word a line.
+cross_exe_wrapper() {
+    python3 - "$1" <<'PYTHON'
+import ast, configparser, sys
+parser = configparser.ConfigParser()
+parser.read(sys.argv[1])
+wrapper = ast.literal_eval(parser["binaries"]["exe_wrapper"])
+print("\n".join([wrapper] if isinstance(wrapper, str) else wrapper))
+PYTHON
+}

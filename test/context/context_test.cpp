@@ -97,47 +97,85 @@ TEST_CASE("context: a fresh context starts with the stack aligned as the ABI req
             }
 }
 
-#if defined(__x86_64__)
 namespace {
 
-struct control_probe {
+// fp_probe records the rounding mode a fiber saw each time it was resumed; the fiber sets its
+// own (toward zero) before every switch back.
+struct fp_probe {
     context_entry entry;
     context_record main = {};
     context_record fiber = {};
-    unsigned fiber_rounding = 0;
+    int fiber_rounding = -1;
 };
 
-[[noreturn]] void control_main(void* start) {
-    auto* probe = static_cast<control_probe*>(start);
+[[noreturn]] void fp_main(void* start) {
+    auto* probe = static_cast<fp_probe*>(start);
     for (;;) {
-        // The fiber changes its own rounding mode; the switch must restore the main side's.
-        _MM_SET_ROUNDING_MODE(_MM_ROUND_TOWARD_ZERO);
-        std::fesetround(FE_TOWARDZERO);
+        std::fesetround(FE_TOWARDZERO);  // MXCSR and the x87 control word; FPCR
         spindle_context_switch(&probe->fiber, &probe->main, nullptr);
-        probe->fiber_rounding = _MM_GET_ROUNDING_MODE();
+        probe->fiber_rounding = std::fegetround();
     }
 }
 
-unsigned x87_control_word() {
+#if defined(__x86_64__)
+unsigned x87_rounding() {
     unsigned short cw;
     asm volatile("fnstcw %0" : "=m"(cw));
-    return cw;
+    return (cw >> 10) & 3u;
 }
+#endif
 
 }  // namespace
 
-TEST_CASE("context: MXCSR and x87 control bits are preserved per context") {
-    const unsigned main_mxcsr = _mm_getcsr() & 0xffc0u;
-    const unsigned main_cw = x87_control_word();
+#if SPINDLE_CONTEXT_FCONTEXT
+TEST_CASE("context: Boost.Context's switch keeps the FP control state per context") {
+    // jump_fcontext saves and loads MXCSR and the x87 control word itself.
+    REQUIRE(std::fegetround() == FE_TONEAREST);
     test_stack stack;
-    control_probe probe{.entry = &control_main};
+    fp_probe probe{.entry = &fp_main};
     spindle_context_make(&probe.fiber, stack.top(), test_stack::size);
     spindle_context_switch(&probe.main, &probe.fiber, &probe);
-    CHECK((_mm_getcsr() & 0xffc0u) == main_mxcsr);
-    CHECK(x87_control_word() == main_cw);
-    // And the fiber gets its own mode back when resumed.
+    CHECK(std::fegetround() == FE_TONEAREST);
+    std::fesetround(FE_UPWARD);
     spindle_context_switch(&probe.main, &probe.fiber, &probe);
-    CHECK(probe.fiber_rounding == _MM_ROUND_TOWARD_ZERO);
-    CHECK((_mm_getcsr() & 0xffc0u) == main_mxcsr);
-    }
+    CHECK(probe.fiber_rounding == FE_TOWARDZERO);
+    CHECK(std::fegetround() == FE_UPWARD);
+    std::fesetround(FE_TONEAREST);
+}
+#else
+TEST_CASE("context: a switch leaves the FP control state to the thread") {
+    // As across a C++20 coroutine's resume(): what one side sets, the other sees.
+    REQUIRE(std::fegetround() == FE_TONEAREST);
+    test_stack stack;
+    fp_probe probe{.entry = &fp_main};
+    spindle_context_make(&probe.fiber, stack.top(), test_stack::size);
+    spindle_context_switch(&probe.main, &probe.fiber, &probe);
+    CHECK(std::fegetround() == FE_TOWARDZERO);
+#if defined(__x86_64__)
+    CHECK((_mm_getcsr() & _MM_ROUND_MASK) == _MM_ROUND_TOWARD_ZERO);
+    CHECK(x87_rounding() == 3u);  // toward zero
 #endif
+    std::fesetround(FE_UPWARD);
+    spindle_context_switch(&probe.main, &probe.fiber, &probe);
+    CHECK(probe.fiber_rounding == FE_UPWARD);
+    std::fesetround(FE_TONEAREST);
+}
+#endif
+
+TEST_CASE("context: save_fp_control and load_fp_control carry the FP control state") {
+    REQUIRE(std::fegetround() == FE_TONEAREST);
+    context_record upward;
+    std::fesetround(FE_UPWARD);
+    save_fp_control(upward);
+    context_record nearest;
+    std::fesetround(FE_TONEAREST);
+    save_fp_control(nearest);
+    load_fp_control(upward);
+    CHECK(std::fegetround() == FE_UPWARD);
+#if defined(__x86_64__)
+    CHECK((_mm_getcsr() & _MM_ROUND_MASK) == _MM_ROUND_UP);
+    CHECK(x87_rounding() == 2u);  // upward
+#endif
+    load_fp_control(nearest);
+    CHECK(std::fegetround() == FE_TONEAREST);
+}

@@ -1,5 +1,7 @@
 // generator examples: each program in examples/ runs and prints what its Python original does.
 
+#include "example_program.hpp"
+
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
@@ -23,8 +25,7 @@ struct program_output {
 
 // run_example() runs examples/<name> with arguments through the shell and captures stdout.
 program_output run_example(const std::string& name, const std::string& arguments = "") {
-    const std::string command =
-        std::string(SPINDLE_EXAMPLES_DIR) + "/" + name + " " + arguments + " 2>&1";
+    const std::string command = example_test::example_command(name) + " " + arguments + " 2>&1";
     program_output out;
     std::FILE* pipe = ::popen(command.c_str(), "r");
     REQUIRE(pipe != nullptr);

@@ -6,12 +6,15 @@
 
 #include <doctest/doctest.h>
 
+#include <cfenv>
 #include <csignal>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 using spindle::fiber;
+using spindle::fp_control;
 using spindle::fiber_error;
 using spindle_test::run_in_child;
 
@@ -284,26 +287,91 @@ TEST_CASE("fiber: destroying a running fiber stops the process with a message") 
     CHECK(result.err.find("destroyed while running") != std::string::npos);
 }
 
-#if defined(__x86_64__)
-#include <cfenv>
+TEST_CASE("fiber: with fp_control::own each side keeps its floating-point rounding mode") {
+    // The rounding mode lives in MXCSR and the x87 control word (FPCR on AArch64). A fiber that
+    // asks for its own FP state gets it back at each resume, and its resumer gets its own back
+    // at each suspension.
+    REQUIRE(std::fegetround() == FE_TONEAREST);
+    int seen_at_start = -1;
+    int seen_in_fiber = -1;
+    fiber f(
+        [&] {
+            seen_at_start = std::fegetround();
+            std::fesetround(FE_UPWARD);
+            fiber::suspend();
+            seen_in_fiber = std::fegetround();
+            std::fesetround(FE_TOWARDZERO);
+            fiber::suspend();
+            seen_in_fiber = std::fegetround();
+        },
+        {}, fp_control::own);
+    std::fesetround(FE_DOWNWARD);  // after creation: the fiber starts with its creator's state
+    f.resume();
+    CHECK(seen_at_start == FE_TONEAREST);
+    CHECK(std::fegetround() == FE_DOWNWARD);
+    std::fesetround(FE_TONEAREST);
+    f.resume();
+    CHECK(seen_in_fiber == FE_UPWARD);
+    CHECK(std::fegetround() == FE_TONEAREST);
+    f.resume();
+    CHECK(seen_in_fiber == FE_TOWARDZERO);
+    CHECK(std::fegetround() == FE_TONEAREST);
+    CHECK(f.done());
+}
 
-TEST_CASE("fiber: each side keeps its floating-point rounding mode across switches") {
-    // The rounding mode lives in MXCSR and the x87 control word, which the ABI makes
-    // callee-saved: resume() and suspend() must each return with the caller's mode.
+TEST_CASE("fiber: fp_control::own holds when the fiber throws, is unwound, or nests plain fibers") {
+    REQUIRE(std::fegetround() == FE_TONEAREST);
+    fiber thrower(
+        [] {
+            std::fesetround(FE_UPWARD);
+            throw std::runtime_error("boom");
+        },
+        {}, fp_control::own);
+    CHECK_THROWS_AS(thrower.resume(), std::runtime_error);
+    CHECK(std::fegetround() == FE_TONEAREST);
+
+    int seen_by_inner = -1;
+    int seen_after_inner = -1;
+    {
+        fiber outer(
+            [&] {
+                std::fesetround(FE_DOWNWARD);
+                // A plain fiber inside runs with whatever its resumer has: the outer's state.
+                fiber inner([&] {
+                    seen_by_inner = std::fegetround();
+                    std::fesetround(FE_TOWARDZERO);
+                });
+                inner.resume();
+                seen_after_inner = std::fegetround();  // the plain one changed it for good
+                fiber::suspend();
+                std::fesetround(FE_UPWARD);  // while being unwound
+            },
+            {}, fp_control::own);
+        outer.resume();
+        CHECK(std::fegetround() == FE_TONEAREST);
+    }  // destroyed while suspended: unwinding resumes it once more
+    CHECK(seen_by_inner == FE_DOWNWARD);
+    CHECK(seen_after_inner == FE_TOWARDZERO);
+    CHECK(std::fegetround() == FE_TONEAREST);
+}
+
+#if !SPINDLE_CONTEXT_FCONTEXT
+TEST_CASE("fiber: by default the floating-point control state is the thread's") {
+    // As with a C++20 coroutine: a body that changes the rounding mode and suspends leaves it
+    // changed for its resumer, and sees what its resumer set. (With the Boost.Context backend
+    // every context keeps its own, because jump_fcontext saves it.)
     REQUIRE(std::fegetround() == FE_TONEAREST);
     int seen_in_fiber = -1;
     fiber f([&] {
         std::fesetround(FE_UPWARD);
         fiber::suspend();
         seen_in_fiber = std::fegetround();
-        std::fesetround(FE_TONEAREST);
     });
     f.resume();
-    CHECK(std::fegetround() == FE_TONEAREST);
+    CHECK(std::fegetround() == FE_UPWARD);
     std::fesetround(FE_DOWNWARD);
     f.resume();
-    CHECK(seen_in_fiber == FE_UPWARD);
-    CHECK(std::fegetround() == FE_DOWNWARD);
+    CHECK(seen_in_fiber == FE_DOWNWARD);
     std::fesetround(FE_TONEAREST);
 }
 #endif

@@ -7,6 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cfenv>
+#include <stdexcept>
+
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -567,4 +570,50 @@ TEST_CASE("generator: absurd stack sizes are refused with fiber_error, not a cra
     }
     generator<int> g([](yielder<int>& yield) { yield(1); });
     CHECK(g.next() == 1);
+}
+
+TEST_CASE("generator: fp_control::own gives the body its own rounding mode across yields") {
+    REQUIRE(std::fegetround() == FE_TONEAREST);
+    spindle::generator<int> modes(
+        [](spindle::yielder<int>& yield) {
+            std::fesetround(FE_UPWARD);
+            yield(std::fegetround());
+            yield(std::fegetround());  // still its own, whatever the consumer set meanwhile
+            throw std::runtime_error("done");  // and the consumer's state comes back
+        },
+        {}, spindle::fp_control::own);
+    CHECK(modes.next() == FE_UPWARD);
+    CHECK(std::fegetround() == FE_TONEAREST);
+    std::fesetround(FE_DOWNWARD);
+    CHECK(modes.next() == FE_UPWARD);
+    CHECK(std::fegetround() == FE_DOWNWARD);
+    CHECK_THROWS_AS(modes.next(), std::runtime_error);
+    CHECK(std::fegetround() == FE_DOWNWARD);
+    std::fesetround(FE_TONEAREST);
+}
+
+TEST_CASE("generator: raise() and close() reach a body parked in a nested yield, once each") {
+    // The yield tests one request word for both; each request is honoured once and cleared.
+    int caught = 0;
+    int unwound = 0;
+    spindle::generator<int> g([&](spindle::yielder<int>& yield) {
+        struct on_unwind {
+            int& count;
+            ~on_unwind() { ++count; }
+        } guard{unwound};
+        for (int i = 0;; ++i) {
+            try {
+                yield(i);
+            } catch (const std::logic_error&) {
+                ++caught;
+            }
+        }
+    });
+    CHECK(g.next() == 0);
+    CHECK(g.raise(std::logic_error("once")) == 1);
+    CHECK(g.next() == 2);  // the raise request was spent
+    CHECK(caught == 1);
+    g.close();
+    CHECK(g.done());
+    CHECK(unwound == 1);
 }

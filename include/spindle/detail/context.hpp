@@ -74,22 +74,51 @@ struct sanitizer_context {
 };
 
 // context_record is one suspended execution context. With the hand-written switch, the record
-// is the whole saved frame: the switch writes the stack pointer, the continuation address, the
-// frame pointer and the floating-point control state here and pushes nothing on the stack (the
-// offsets below are shared with the assembly). With Boost.Context only `sp` is used.
+// is the whole saved frame: the switch writes the stack pointer, the continuation address and the
+// frame pointer here and pushes nothing on the stack (the offsets below are shared with the
+// assembly). With Boost.Context only `sp` is used. The floating-point control state is not part
+// of a switch (it is the thread's); its two fields are where the fiber layer keeps it for a fiber
+// that has its own (save_fp_control() below).
 struct context_record {
     void* sp = nullptr;                 //  0
     void* continuation = nullptr;       //  8: where the context goes on when resumed
     void* frame_pointer = nullptr;      // 16: rbp / x29, which cannot be declared clobbered
-    std::uint32_t control_status = 0;   // 24: x86-64 MXCSR
+    std::uint32_t control_status = 0;   // 24: x86-64 MXCSR; AArch64 FPCR
     std::uint32_t control_word = 0;     // 28: x86-64 x87 control word (low 16 bits)
     exception_state exceptions;         // 32
     sanitizer_context sanitizer;
 };
 static_assert(offsetof(context_record, continuation) == 8);
 static_assert(offsetof(context_record, frame_pointer) == 16);
-static_assert(offsetof(context_record, control_status) == 24);
-static_assert(offsetof(context_record, control_word) == 28);
+
+// save_fp_control() stores the thread's floating-point control state (x86-64: MXCSR and the x87
+// control word; AArch64: FPCR) in `record`; load_fp_control() makes the state saved there the
+// thread's. The "memory" clobber keeps floating-point code that goes through memory on its side
+// of the change.
+inline void save_fp_control(context_record& record) noexcept {
+#if defined(__x86_64__)
+    asm volatile("stmxcsr %0\n\tfnstcw %1"
+                 : "=m"(record.control_status), "=m"(record.control_word)
+                 :
+                 : "memory");
+#elif defined(__aarch64__)
+    std::uint64_t fpcr;
+    asm volatile("mrs %0, fpcr" : "=r"(fpcr) : : "memory");
+    record.control_status = static_cast<std::uint32_t>(fpcr);  // bits 63:32 are reserved
+#endif
+}
+
+inline void load_fp_control(const context_record& record) noexcept {
+#if defined(__x86_64__)
+    asm volatile("ldmxcsr %0\n\tfldcw %1"
+                 :
+                 : "m"(record.control_status), "m"(record.control_word)
+                 : "memory");
+#elif defined(__aarch64__)
+    asm volatile("msr fpcr, %0" : : "r"(static_cast<std::uint64_t>(record.control_status))
+                 : "memory");
+#endif
+}
 
 // jump() saves the running context into `from` and continues `to`; it returns the `arg` of the
 // jump that eventually comes back.

@@ -8,7 +8,8 @@
 // ABI rules relied on (AAPCS64): x19-x28, x29, sp and the low halves of v8-v15 are
 // callee-saved; x0-x18 and the rest of the vector registers are not (x18, the platform
 // register, is an ordinary temporary on Linux, so it is declared clobbered too). sp stays
-// 16-byte aligned. There is no red zone on AArch64 Linux.
+// 16-byte aligned. There is no red zone on AArch64 Linux. FPCR is left alone: the floating-point
+// control state belongs to the thread (context_x86_64_sysv.hpp says why).
 //
 // The saved frame is the context_record (include/spindle/detail/fiber_control.hpp), shared with
 // lib/context/switch_arm64_aapcs_elf_gas.S, so either switch can resume what the other saved:

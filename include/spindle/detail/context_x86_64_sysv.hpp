@@ -9,19 +9,21 @@
 //
 // ABI rules relied on (System V AMD64 psABI 3.2): rbx, rbp, r12-r15 are callee-saved, so the
 // compiler spills what it keeps there once we declare them clobbered; rbp is saved by hand
-// because it may be the frame pointer, which cannot be declared clobbered. The MXCSR control
-// bits and the x87 control word are callee-saved as well.
+// because it may be the frame pointer, which cannot be declared clobbered.
 //
 // The saved frame is the context_record (include/spindle/detail/fiber_control.hpp), shared with
 // lib/context/switch_x86_64_sysv_elf_gas.S, so either switch can resume what the other saved:
-//    0  rsp    8  continuation address    16  rbp    24  MXCSR    28  x87 control word
+//    0  rsp    8  continuation address    16  rbp
 // Nothing is pushed on the stack, so the red zone below rsp is left alone.
 //
-// The MXCSR/x87 promise: the leaving side stores both and loads the target's. Reloading only
-// when they differ looks cheaper, but the comparison must read back what stmxcsr and fnstcw
-// have just written, and that read waits for them: measured on the project's machines (AMD
-// EPYC under KVM), compare-then-reload made the fiber round trip 16.5 ns, the unconditional
-// reload 14.0 ns (docs/context.md has the figures and the command).
+// The floating-point control state (the MXCSR control bits and the x87 control word, which the
+// psABI makes callee-saved) is not switched: it belongs to the thread, as it does across a C++20
+// coroutine's resume(), which is a plain call. Code that changes it inside a fiber restores it
+// before it suspends, as a function restores it before it returns; a fiber that wants its own
+// asks for it (fp_control::own), and the fiber layer saves and loads it around that fiber's
+// switches with save_fp_control()/load_fp_control() (context.hpp). Reading MXCSR (stmxcsr) costs
+// about 2.4 ns on the project's machines, which made the state 4.6 ns of a 12.8 ns round trip
+// (docs/context.md).
 
 #if !defined(__x86_64__)
 #error "context_x86_64_sysv.hpp is for x86-64 only"
@@ -58,10 +60,6 @@ inline __attribute__((always_inline)) void* jump_context(context_record* from, c
         "movq %%rax, 8(%[from])\n\t"
         "movq %%rbp, 16(%[from])\n\t"
         "movq %%rsp, (%[from])\n\t"
-        "stmxcsr 24(%[from])\n\t"
-        "fnstcw 28(%[from])\n\t"
-        "ldmxcsr 24(%[to])\n\t"
-        "fldcw 28(%[to])\n\t"
         "movq 16(%[to]), %%rbp\n\t"
         "movq (%[to]), %%rsp\n\t"
         "jmpq *8(%[to])\n"

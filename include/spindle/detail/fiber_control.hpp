@@ -28,6 +28,12 @@ struct body_operations {
 // fiber_state orders the states so that "resumable" is one comparison.
 enum class fiber_state : std::uint8_t { created, suspended, running, done };
 
+// wake_request is what a fiber's resumer may ask of it besides going on, a bit each in
+// fiber_control::requests, so that the suspended side tests them all with one comparison:
+// `unwind_request` (the fiber layer's: throw forced_unwind from the suspension point) and
+// `raise_request` (the layer above's: a generator's raise()).
+enum wake_request : std::uint8_t { unwind_request = 1, raise_request = 2 };
+
 // fiber_label is how the layer that made a fiber for its own use (a generator's body, a
 // scheduler's task) names it in messages, so that the fiber layer need not know those layers.
 // `kind` says what it is ("generator"); `own_numbering` says the layer replaced the fiber's id
@@ -52,7 +58,8 @@ struct fiber_control {
                                         // layer above runs the fiber itself (a task)
     const fiber_label* label = nullptr;  // set by the layer above; none for a plain fiber
     fiber_state state = fiber_state::created;
-    bool unwind_requested = false;
+    std::uint8_t own_fp_control = 0;    // 1: fp_control::own; must follow `state` (resume_gate)
+    std::uint8_t requests = 0;          // wake_request bits, cleared by whoever honours them
     bool ignored_unwind = false;        // the body swallowed forced_unwind and returned
     std::exception_ptr exception;       // escaped the body; rethrown by resume()
     body_operations operations{};
@@ -63,6 +70,21 @@ struct fiber_control {
     std::uint32_t origin_line = 0;      // for crash reports; none for a plain fiber
     char name[32];                      // set_name(); name[0] is zeroed on creation
 };
+
+static_assert(offsetof(fiber_control, own_fp_control) == offsetof(fiber_control, state) + 1);
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "resume_gate() reads two bytes as one");
+
+// resume_gate() reads a fiber's state and its own_fp_control byte as one little-endian word. A
+// fiber that can be resumed by the inline path reads at most fiber_state::suspended, so one
+// comparison sends everything else (finished, running, or keeping its own floating-point control
+// state, which the out-of-line path saves and loads) down the slow path: fibers without their own
+// FP state pay no extra branch for those that have it.
+inline std::uint16_t resume_gate(const fiber_control* control) noexcept {
+    std::uint16_t gate;
+    __builtin_memcpy(&gate, &control->state, sizeof gate);
+    return gate;
+}
+inline constexpr std::uint16_t inline_resumable = static_cast<std::uint16_t>(fiber_state::suspended);
 
 // innermost_control is the innermost running fiber on this thread (a task's own included).
 constinit inline thread_local fiber_control* innermost_control = nullptr;

@@ -39,10 +39,15 @@ enum class generator_misuse {
 // generator_core is the part of a generator's state that does not depend on its types.
 struct generator_core {
     fiber body;                        // runs the generator's body; never moves
-    std::exception_ptr pending_raise;  // raise() leaves it for the suspended yield to throw
-    bool started = false;              // the body has been resumed at least once
+    std::exception_ptr pending_raise;  // raise() leaves it (with a raise_request) for the yield
     bool finished = false;             // the body returned, threw, or was closed
 };
+
+// generator_started() tells whether the body has been resumed at least once: its fiber has left
+// the created state (a generator closed before it started is finished, not started).
+inline bool generator_started(const generator_core& core) noexcept {
+    return fiber_access::control(core.body)->state != fiber_state::created;
+}
 
 // generator_body_label names a generator's body fiber in the fiber layer's messages (a stack
 // overflow): "generator (fiber N)", and the task or fiber it ran in after it.
@@ -127,24 +132,42 @@ inline constinit not_a_parameter<0> no_object;
 // runs it.
 [[noreturn]] void refuse_running_generator(const generator_core& core);
 
+// resume_generator_slow() resumes what resume_gate() sends off the inline path: it refuses a
+// running generator, lets a finished one's fiber throw its own error, and resumes one whose body
+// keeps its own FP control state (rethrowing what escapes the body).
+void resume_generator_slow(generator_core& core);
+
+// generator_stopped() is the end of a resume after which the body did not stop at a yield: it
+// rethrows the exception that escaped the body, returns if the body finished, and otherwise
+// refuses a body that suspended without yielding (fiber::suspend() called in it).
+void generator_stopped(generator_core& core);
+
 // resume_generator() runs the body from where it stopped to its next yield or its end. An
 // exception that escapes the body propagates; the generator is then finished. The yielded
-// pointer is cleared first and set by the yield, so it tells afterwards whether the body
-// stopped at a yield; and it is the same test the iterator makes before it dereferences it,
-// which lets the compiler drop that one.
+// pointer is cleared first and set by the yield, so one test afterwards tells the common case
+// (the body stopped at a yield) from every other (it finished, it threw, it misused suspend());
+// and it is the same test the iterator makes before it dereferences it and at the loop's end,
+// which lets the compiler drop those.
 template <class Y, class S>
 inline void resume_generator(generator_channel<Y, S>& channel) {
     fiber_control* control = fiber_access::control(channel.body);
-    if (control->state > fiber_state::suspended) [[unlikely]] {
-        if (control->state == fiber_state::running) refuse_running_generator(channel);
-        channel.body.resume();  // finished: throws the fiber's own error
-    }
-    channel.started = true;
     channel.yielded = nullptr;
-    resume_checked_fiber(control);
-    if (!channel.finished && !channel.yielded) [[unlikely]]
-        throw_generator_error(generator_misuse::suspended_without_yield);
+    if (resume_gate(control) > inline_resumable) [[unlikely]] {
+        resume_generator_slow(channel);
+    } else {
+#if SPINDLE_INLINE_FIBER_SWITCH
+        enter_fiber(control);
+#else
+        resume_annotated(control);
+#endif
+    }
+    if (!channel.yielded) [[unlikely]]
+        generator_stopped(channel);
 }
+
+// honour_generator_requests() is the end of a yield whose consumer asked for more than going
+// on: close() (forced_unwind) or raise() (the pending exception), thrown from the yield.
+[[noreturn]] void honour_generator_requests(generator_core& core, fiber_control* control);
 
 // result_slot keeps the body's return value once it has returned.
 template <class R>
