@@ -87,6 +87,12 @@ void also_wait(wait_queue& queue, waiter& first, waiter& w) noexcept {
 wake_outcome end_wait(waiter& w) {
     task_record* self = w.task;
     self->scheduler->main_worker.park();
+    // The common case first: what it waited for happened (throw_if_interrupted() and the
+    // teardown's uninterruptible end both let a completed wait return).
+    if (self->outcome == wake_outcome::completed) [[likely]] {
+        self->interruptible = true;
+        return wake_outcome::completed;
+    }
     const bool interruptible = self->interruptible;
     self->interruptible = true;
     if (interruptible) {
