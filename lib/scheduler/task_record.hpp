@@ -2,9 +2,9 @@
 // task_record: everything the scheduler keeps about one task.
 //
 // The record is a small heap block (its payload, the function and result slot, sits right
-// behind it); the task's stack is taken from the pool only when the task first runs and goes
-// back the moment it finishes. So a spawned task that has not started, or has finished but is
-// still held by a handle, costs a few hundred bytes and no stack.
+// behind it); the task gets a stack (an idle fiber's, or a new fiber's from the pool) only when it
+// first runs and lets go of it the moment it finishes. So a spawned task that has not started,
+// or has finished but is still held by a handle, costs a few hundred bytes and no stack.
 
 #include "fiber/fiber_internals.hpp"
 
