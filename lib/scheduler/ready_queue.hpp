@@ -49,7 +49,7 @@ public:
         SPINDLE_ASSERT(task->status == task_status::ready, "a task queued while not ready");
         // Full when every slot lies between head and tail (mask_ is the capacity less one).
         if (tail_ - head_ > mask_) [[unlikely]] make_room();
-        task->queue_position = tail_;
+        task->queue_position = static_cast<std::uint32_t>(tail_);
         ring_[tail_++ & mask_] = task;
         count(+1);
     }
@@ -59,7 +59,7 @@ public:
         SPINDLE_ASSERT(queued() < reserved_, "a task queued without a reserved slot, or twice");
         SPINDLE_ASSERT(task->status == task_status::ready, "a task queued while not ready");
         if (tail_ - head_ > mask_) [[unlikely]] make_room();
-        task->queue_position = --head_;
+        task->queue_position = static_cast<std::uint32_t>(--head_);
         ring_[head_ & mask_] = task;
         count(+1);
     }
@@ -122,7 +122,7 @@ private:
         std::uint64_t position = head_;
         for (std::uint64_t i = head_; i != tail_; ++i) {
             if (task_record* task = std::exchange(ring_[i & mask_], nullptr)) {
-                task->queue_position = position;
+                task->queue_position = static_cast<std::uint32_t>(position);
                 ring_[position++ & mask_] = task;
             }
         }
@@ -138,7 +138,7 @@ private:
         std::uint64_t position = head_;
         for (std::uint64_t i = head_; ring_ && i != tail_; ++i) {
             if (task_record* task = ring_[i & mask_]) {
-                task->queue_position = position;
+                task->queue_position = static_cast<std::uint32_t>(position);
                 ring[position++ & mask] = task;
             }
         }

@@ -52,7 +52,8 @@ inline constexpr std::size_t no_timer_slot = static_cast<std::size_t>(-1);
 
 struct task_record {
     // The hot fields come first, so that a switch into or out of the task touches one cache line
-    // of the record besides its stack: the flags, the queue position, the start of `park`.
+    // of the record besides its stack: the flags a switch reads or writes, the queue position,
+    // the innermost fiber and the start of `park` (through its exception state: 64 bytes).
     task_status status = task_status::created;
     wake_outcome outcome = wake_outcome::waiting;
     bool started = false;
@@ -60,15 +61,18 @@ struct task_record {
     // so that the common case, nothing, is one test: duty_cancel while a cancellation is pending
     // (cancel_requested()), duty_scope while the task is in a timeout scope or shield (scope).
     std::uint8_t duties = 0;
+    // Where it sits in the ready queue's ring: the low 32 bits of its position are enough, since
+    // the ring's mask (its capacity less one) fits in them.
+    std::uint32_t queue_position = 0;
+    // The innermost fiber on the parked stack (the task's own, or one nested in it): whoever
+    // resumes the task makes it current before the switch.
+    fiber_control* park_control = nullptr;
+    context_record park;               // the parked context, whichever stack it is on
+
     bool interruptible = true;   // cancel() may end the current wait
     bool handle_alive = true;
     bool result_taken = false;
     bool joiner_first = false;   // the join ran this task at once: its joiner goes next
-    std::uint64_t queue_position = 0;  // where it sits in the ready queue's ring
-    context_record park;               // the parked context, whichever stack it is on
-    // The innermost fiber on the parked stack (the task's own, or one nested in it): whoever
-    // resumes the task makes it current before the switch.
-    fiber_control* park_control = nullptr;
 
     // Links in the scheduler's list of unfinished tasks (for deadlock reports and teardown).
     task_record* live_previous = nullptr;
