@@ -110,6 +110,9 @@ struct fiber_access {
     /// forced_unwind that escapes the body while unwinding is rethrown.
     static unwind_outcome unwind(fiber& f);
     static fiber_control* control(const fiber& f) noexcept;
+    /// adopt() makes the empty handle `f` own a fiber made with create_fiber(), whose body the
+    /// layer above constructed itself.
+    static void adopt(fiber& f, fiber_control* control) noexcept;
 };
 
 }  // namespace detail
@@ -209,6 +212,12 @@ inline void suspend_checked_fiber(fiber_control* control) {
 }
 
 inline fiber_control* fiber_access::control(const fiber& f) noexcept { return f.control_; }
+inline void fiber_access::adopt(fiber& f, fiber_control* control) noexcept {
+    SPINDLE_ASSERT(!f.control_ && control->state == fiber_state::created,
+                   "a fiber adopted by a handle that holds one, or not fresh");
+    f.control_ = control;
+    set_owner(control, &f);
+}
 
 }  // namespace detail
 

@@ -233,28 +233,30 @@ public:
                  std::invocable<std::decay_t<F>&, yielder<Y, S>&> &&
                  (std::is_void_v<R> ||
                   std::convertible_to<std::invoke_result_t<std::decay_t<F>&, yielder<Y, S>&>, R>))
-    explicit generator(F&& body, stack_options options = {}, fp_control fp = fp_control::thread)
-        : state_(std::make_unique<state_type>()) {
-        state_->body = fiber(
-            [state = state_.get(), run = std::forward<F>(body)]() mutable {
-                detail::finish_marker<Y, S> finish{*state};
-                yielder<Y, S> yield(*state);
-                if constexpr (std::is_void_v<R>)
-                    std::invoke(run, yield);
-                else
-                    state->result.value.emplace(std::invoke(run, yield));
-            },
-            options, fp);
+    explicit generator(F&& body, stack_options options = {}, fp_control fp = fp_control::thread) {
+        using frame_type = detail::generator_frame<Y, S, R, std::decay_t<F>>;
+        detail::fiber_control* control =
+            detail::create_fiber(options, sizeof(frame_type), alignof(frame_type),
+                                 frame_operations<std::decay_t<F>>, fp);
+        frame_type* frame;
+        try {
+            frame = ::new (detail::body_storage(control)) frame_type(std::forward<F>(body));
+        } catch (...) {
+            detail::abandon_fiber(control);
+            throw;
+        }
+        detail::fiber_access::adopt(frame->state.body, control);
+        state_ = &frame->state;
         detail::label_generator_body(*state_);
     }
 
     /// generator(other) takes other's generator, leaving other empty (and done()).
-    generator(generator&& other) noexcept = default;
+    generator(generator&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
     /// operator=() closes the generator this one held, as the destructor does.
     generator& operator=(generator&& other) noexcept {
         if (this != &other) {
             release();
-            state_ = std::move(other.state_);
+            state_ = std::exchange(other.state_, nullptr);
         }
         return *this;
     }
@@ -334,8 +336,11 @@ private:
     template <class, class>
     friend class yielder;
 
+    /// advance() resumes the body unless the generator is finished or empty; a finished one
+    /// goes down resume_generator()'s slow path (its fiber is done), which lets it be.
     void advance() {
-        if (!done()) detail::resume_generator(*state_);
+        if (state_) [[likely]]
+            detail::resume_generator(*state_);
     }
 
     void advance_sending(detail::sent_value<S>&& value) {
@@ -381,13 +386,29 @@ private:
     }
 
     void release() noexcept {
-        if (state_) {
-            detail::close_on_destruction(*state_);
-            state_.reset();
-        }
+        if (state_) detail::release_generator_state(std::exchange(state_, nullptr));
     }
 
-    std::unique_ptr<state_type> state_;
+    /// frame_operations runs the body of a generator_frame on its fiber and destroys the body
+    /// callable when the body ends; the state stays for the generator.
+    template <class Body>
+    static constexpr detail::body_operations frame_operations{
+        [](void* storage) {
+            auto* frame = static_cast<detail::generator_frame<Y, S, R, Body>*>(storage);
+            state_type& state = frame->state;
+            detail::finish_marker<Y, S> finish{state};
+            yielder<Y, S> yield(state);
+            if constexpr (std::is_void_v<R>)
+                std::invoke(frame->run, yield);
+            else
+                state.result.value.emplace(std::invoke(frame->run, yield));
+        },
+        [](void* storage) noexcept {
+            static_cast<detail::generator_frame<Y, S, R, Body>*>(storage)->run.~Body();
+        },
+    };
+
+    state_type* state_ = nullptr;
 };
 
 /// generator::iterator is the input iterator begin() returns; *it is the yielded object itself.

@@ -109,6 +109,7 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
     control->body = body_at;
     control->stack = stack;
     control->id = id;
+    control->resumer = &control->caller;
     spindle_context_make(&control->self, context_top,
                          static_cast<std::size_t>(context_top - stack.usable_bottom()));
     if (fp == fp_control::own) {
@@ -221,8 +222,8 @@ void refuse_suspend(const fiber_control* control) {
 
 void resume_annotated(fiber_control* control) noexcept {
     SPINDLE_ASSERT(control->state <= fiber_state::suspended, "a fiber resumed while not resumable");
+    SPINDLE_ASSERT(control->resumer == &control->caller, "a hosted fiber resumed as a plain one");
     control->parent = current_control();
-    control->resumer = &control->caller;
     control->state = fiber_state::running;
     set_current_control(control);
     // A fiber with its own FP control state: the resumer's is kept in the `caller` record and the
@@ -238,13 +239,14 @@ void resume_annotated(fiber_control* control) noexcept {
     if (own_fp) {
         save_fp_control(control->self);
         load_fp_control(control->caller);
+        control->own_fp_control = 1;  // mark_suspended() cleared it
     }
 }
 
 void suspend_annotated(fiber_control* control) noexcept {
     SPINDLE_ASSERT(control->state == fiber_state::running && current_control() == control,
                    "a fiber suspended while not the running one");
-    control->state = fiber_state::suspended;
+    mark_suspended(control);
     set_current_control(control->parent);
     switch_context(control->self, *control->resumer, nullptr);
 }

@@ -69,9 +69,10 @@ void refuse_running_generator(const generator_core& core) {
 }
 
 void resume_generator_slow(generator_core& core) {
+    if (core.finished) return;  // next() at the end: nothing to run
     fiber_control* control = fiber_access::control(core.body);
     if (control->state == fiber_state::running) refuse_running_generator(core);
-    resume_slow(control);  // finished: throws the fiber's own error; else its own FP state
+    resume_slow(control);  // its own FP state
 }
 
 void generator_stopped(generator_core& core) {

@@ -140,6 +140,20 @@ inline void* switch_context_unannotated(context_record& from, context_record& to
     return jump(from, to, arg);
 }
 
+// leave_context_unannotated() is switch_context_unannotated() to a context that ignores the
+// argument and whose answer the leaving side ignores (a suspension): with the inline switch no
+// register is set for it.
+inline void leave_context_unannotated(context_record& from, context_record& to,
+                                      exception_state* thread_state) noexcept {
+    __builtin_memcpy(&from.exceptions, thread_state, sizeof(exception_state));
+    __builtin_memcpy(thread_state, &to.exceptions, sizeof(exception_state));
+#if SPINDLE_CONTEXT_INLINE
+    jump_context(&from, &to);
+#else
+    spindle_context_switch(&from, &to, nullptr);
+#endif
+}
+
 }  // namespace spindle::detail
 
 SPINDLE_EXPORTS_END

@@ -51,26 +51,47 @@ namespace spindle::detail {
 
 struct context_record;
 
+// SPINDLE_X86_64_SWITCH is the switch itself: store rip, rbp and rsp into *from, load the
+// target's rbp and rsp, jump to its continuation.
+#define SPINDLE_X86_64_SWITCH               \
+    "leaq 1f(%%rip), %%rax\n\t"             \
+    "movq %%rax, 8(%[from])\n\t"            \
+    "movq %%rbp, 16(%[from])\n\t"           \
+    "movq %%rsp, (%[from])\n\t"             \
+    "movq 16(%[to]), %%rbp\n\t"             \
+    "movq (%[to]), %%rsp\n\t"               \
+    "jmpq *8(%[to])\n"                       \
+    "1:\n\t" SPINDLE_ENDBR64
+
+#define SPINDLE_X86_64_CLOBBERS                                                                \
+    "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1",  \
+        "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",       \
+        "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", \
+        "st(6)", "st(7)", "cc", "memory" SPINDLE_AVX512_CLOBBERS
+
 // jump_context() saves the running context into *from and continues *to; it returns the `arg`
-// of the jump that comes back.
+// of the jump that comes back. The argument travels in rdx, where the entry trampoline of a
+// fresh context looks for its start argument (lib/context/switch_x86_64_sysv_elf_gas.S).
 inline __attribute__((always_inline)) void* jump_context(context_record* from, context_record* to,
                                                          void* arg) noexcept {
-    asm volatile(
-        "leaq 1f(%%rip), %%rax\n\t"
-        "movq %%rax, 8(%[from])\n\t"
-        "movq %%rbp, 16(%[from])\n\t"
-        "movq %%rsp, (%[from])\n\t"
-        "movq 16(%[to]), %%rbp\n\t"
-        "movq (%[to]), %%rsp\n\t"
-        "jmpq *8(%[to])\n"
-        "1:\n\t" SPINDLE_ENDBR64
-        : [from] "+D"(from), [to] "+S"(to), "+d"(arg)
-        :
-        : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0",
-          "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)",
-          "st(5)", "st(6)", "st(7)", "cc", "memory" SPINDLE_AVX512_CLOBBERS);
+    asm volatile(SPINDLE_X86_64_SWITCH
+                 : [from] "+D"(from), [to] "+S"(to), "+d"(arg)
+                 :
+                 : SPINDLE_X86_64_CLOBBERS);
     return arg;
 }
+
+// jump_context() without an argument is the jump to a context that ignores it (one suspended by
+// a jump that discards what it returns): rdx is only clobbered, so no register is set for it.
+inline __attribute__((always_inline)) void jump_context(context_record* from,
+                                                        context_record* to) noexcept {
+    asm volatile(SPINDLE_X86_64_SWITCH
+                 : [from] "+D"(from), [to] "+S"(to)
+                 :
+                 : "rdx", SPINDLE_X86_64_CLOBBERS);
+}
+
+#undef SPINDLE_X86_64_SWITCH
+#undef SPINDLE_X86_64_CLOBBERS
 
 }  // namespace spindle::detail

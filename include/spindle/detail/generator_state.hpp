@@ -132,9 +132,9 @@ inline constinit not_a_parameter<0> no_object;
 // runs it.
 [[noreturn]] void refuse_running_generator(const generator_core& core);
 
-// resume_generator_slow() resumes what resume_gate() sends off the inline path: it refuses a
-// running generator, lets a finished one's fiber throw its own error, and resumes one whose body
-// keeps its own FP control state (rethrowing what escapes the body).
+// resume_generator_slow() takes what resume_gate() sends off the inline path: it leaves a
+// finished generator alone, refuses a running one, and resumes one whose body keeps its own FP
+// control state (rethrowing what escapes the body).
 void resume_generator_slow(generator_core& core);
 
 // generator_stopped() is the end of a resume after which the body did not stop at a yield: it
@@ -177,7 +177,9 @@ struct result_slot {
 template <>
 struct result_slot<void> {};
 
-// generator_state is all of a generator's state.
+// generator_state is all of a generator's state. It lives in its body fiber's stack, at the top
+// (generator_frame), so its `body` handle sits in the memory it owns: the generator moves the
+// handle out before it destroys the state (release_generator_state()).
 template <class Y, class S, class R>
 struct generator_state : generator_channel<Y, S> {
     [[no_unique_address]] result_slot<R> result;
@@ -185,10 +187,35 @@ struct generator_state : generator_channel<Y, S> {
     generator_state() = default;
     generator_state(const generator_state&) = delete;
     generator_state& operator=(const generator_state&) = delete;
-    // ~generator_state() finishes with the fiber while the rest of the state is still there
-    // for the body to see (its handle closes it first; this only frees the stack).
-    ~generator_state() { this->body = fiber(); }
 };
+
+// generator_frame is what a generator puts at the top of its body fiber's stack, where a plain
+// fiber keeps its body object: the state, which lasts as long as the generator, and the body
+// callable, which the fiber destroys when the body ends (generator_frame_operations). So making
+// a generator takes one pooled stack and no heap allocation.
+template <class Y, class S, class R, class F>
+struct generator_frame {
+    generator_state<Y, S, R> state;
+    union {
+        F run;  // constructed with the frame, destroyed by the fiber layer
+    };
+
+    template <class G>
+    explicit generator_frame(G&& body) : run(std::forward<G>(body)) {}
+    generator_frame(const generator_frame&) = delete;
+    generator_frame& operator=(const generator_frame&) = delete;
+    ~generator_frame() {}  // `run` is gone already; the state goes with its generator
+};
+
+// release_generator_state() ends a generator whose handle is going away: it closes the body (as
+// close_on_destruction() does), takes the fiber handle out of the state, destroys the state, and
+// only then lets the handle free the stack the state lived in.
+template <class Y, class S, class R>
+void release_generator_state(generator_state<Y, S, R>* state) noexcept {
+    close_on_destruction(*state);
+    fiber stack_owner = std::move(state->body);
+    state->~generator_state();
+}
 
 }  // namespace spindle::detail
 
