@@ -19,7 +19,7 @@ void enter_cancel_scope(cancel_scope_state& scope) {
     scope.task = self;
     scope.fired = false;
     scope.blocks_cancel = scope.shield || (parent && parent->blocks_cancel);
-    self->scope = &scope;
+    set_scope(self, &scope);
 }
 
 void leave_cancel_scope(cancel_scope_state& scope) noexcept {
@@ -28,7 +28,7 @@ void leave_cancel_scope(cancel_scope_state& scope) noexcept {
     // Scopes close innermost first when they live in frames; a task_group kept elsewhere may
     // close out of order, so the chain is mended wherever the scope sits in it.
     if (self->scope == &scope) {
-        self->scope = scope.parent;
+        set_scope(self, scope.parent);
     } else {
         cancel_scope_state* inner = self->scope;
         while (inner && inner->parent != &scope) inner = inner->parent;

@@ -19,69 +19,78 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
-#include <vector>
 
 namespace spindle::detail {
 
 class ready_queue {
 public:
-    bool empty() const noexcept { return count_ == 0; }
+    ready_queue() noexcept = default;
+    ready_queue(const ready_queue&) = delete;
+    ready_queue& operator=(const ready_queue&) = delete;
 
     // reserve_slot() makes room for one more task that may be queued; std::bad_alloc leaves
     // the queue as it was. The ring keeps twice as many slots as are reserved, so that a full
     // ring is at least half holes and squeezing them out costs O(1) per push, amortised.
     void reserve_slot() {
-        if (2 * (reserved_ + 1) > ring_.size()) grow();
+        if (2 * (reserved_ + 1) > capacity()) grow();
         ++reserved_;
     }
     // release_slot() gives back the slot of a task that will never be queued again.
     void release_slot() noexcept {
-        SPINDLE_ASSERT(reserved_ > count_, "a queue slot released while its task is queued");
+        SPINDLE_ASSERT(reserved_ > queued(), "a queue slot released while its task is queued");
         --reserved_;
     }
 
     // push_back() queues a task behind every other: a yield, a wake-up.
     void push_back(task_record* task) noexcept {
-        SPINDLE_ASSERT(count_ < reserved_, "a task queued without a reserved slot, or twice");
+        SPINDLE_ASSERT(queued() < reserved_, "a task queued without a reserved slot, or twice");
         SPINDLE_ASSERT(task->status == task_status::ready, "a task queued while not ready");
-        if (tail_ - head_ == ring_.size()) make_room();
-        task->queue_position = tail_;
+        // Full when every slot lies between head and tail (mask_ is the capacity less one).
+        if (tail_ - head_ > mask_) [[unlikely]] make_room();
+        task->queue_position = static_cast<std::uint32_t>(tail_);
         ring_[tail_++ & mask_] = task;
-        ++count_;
+        count(+1);
     }
 
     // push_front() queues a task to run next: a joiner whose child the join ran at once.
     void push_front(task_record* task) noexcept {
-        SPINDLE_ASSERT(count_ < reserved_, "a task queued without a reserved slot, or twice");
+        SPINDLE_ASSERT(queued() < reserved_, "a task queued without a reserved slot, or twice");
         SPINDLE_ASSERT(task->status == task_status::ready, "a task queued while not ready");
-        if (tail_ - head_ == ring_.size()) make_room();
-        task->queue_position = --head_;
+        if (tail_ - head_ > mask_) [[unlikely]] make_room();
+        task->queue_position = static_cast<std::uint32_t>(--head_);
         ring_[head_ & mask_] = task;
-        ++count_;
+        count(+1);
     }
 
     // front() is the task whose turn it is, or nullptr.
     task_record* front() noexcept {
-        if (count_ == 0) return nullptr;
-        while (!ring_[head_ & mask_]) ++head_;
-        return ring_[head_ & mask_];
+        while (head_ != tail_ && !ring_[head_ & mask_]) ++head_;
+        return head_ != tail_ ? ring_[head_ & mask_] : nullptr;
     }
 
-    // peek() is the task `ahead` places behind the front, or nullptr (also for a hole); for
-    // prefetching only.
+    // peek() is the task `ahead` places behind the front, or nullptr (also for a hole, or past
+    // the tail); for prefetching only. No bounds test: every slot outside [head, tail) is null,
+    // and for ahead < capacity the position head + ahead names a slot of [head, tail) only
+    // when it lies there.
     task_record* peek(std::uint64_t ahead) const noexcept {
-        return ahead < tail_ - head_ ? ring_[(head_ + ahead) & mask_] : nullptr;
+        return ring_[(head_ + ahead) & mask_];
     }
 
     // pop_front() takes the task whose turn it is, or returns nullptr.
     task_record* pop_front() noexcept {
-        task_record* task = front();
-        if (task) {
-            ring_[head_++ & mask_] = nullptr;
-            --count_;
+        const std::uint64_t tail = tail_;
+        for (std::uint64_t head = head_; head != tail; ++head) {
+            if (task_record* task = ring_[head & mask_]) {
+                ring_[head & mask_] = nullptr;
+                head_ = head + 1;
+                count(-1);
+                return task;
+            }
         }
-        return task;
+        head_ = tail;  // only holes were left
+        return nullptr;
     }
 
     // remove() takes a queued task out wherever it is.
@@ -89,17 +98,31 @@ public:
         SPINDLE_ASSERT(ring_[task->queue_position & mask_] == task,
                        "a task taken out of the ready queue it is not in");
         ring_[task->queue_position & mask_] = nullptr;
-        --count_;
+        count(-1);
     }
 
 private:
+    std::size_t capacity() const noexcept { return ring_ ? mask_ + 1 : 0; }
+
+    // The tasks in the ring, holes not counted, are counted only for the assertions: popping
+    // tells an empty ring by head reaching tail.
+#if SPINDLE_ASSERTIONS
+    std::size_t queued() const noexcept { return count_; }
+    void count(int change) noexcept { count_ += static_cast<std::size_t>(change); }
+    std::size_t count_ = 0;
+#else
+    static constexpr std::size_t queued() noexcept { return 0; }
+    static constexpr void count(int) noexcept {}
+#endif
+
+
     // make_room() squeezes the holes out, in place: the task being queued holds a reserved slot
     // and is not in the ring yet, so a full ring (twice the reserved slots) is half holes.
     void make_room() noexcept {
         std::uint64_t position = head_;
         for (std::uint64_t i = head_; i != tail_; ++i) {
             if (task_record* task = std::exchange(ring_[i & mask_], nullptr)) {
-                task->queue_position = position;
+                task->queue_position = static_cast<std::uint32_t>(position);
                 ring_[position++ & mask_] = task;
             }
         }
@@ -109,27 +132,28 @@ private:
     // grow() doubles the ring (64 slots at first), holes squeezed out; it allocates before it
     // changes anything.
     void grow() {
-        const std::size_t capacity = ring_.empty() ? 64 : ring_.size() * 2;
-        std::vector<task_record*> ring(capacity, nullptr);
+        const std::size_t capacity = ring_ ? (mask_ + 1) * 2 : 64;
+        std::unique_ptr<task_record*[]> ring(new task_record*[capacity]());
         const std::uint64_t mask = capacity - 1;
         std::uint64_t position = head_;
-        for (std::uint64_t i = head_; i != tail_; ++i) {
+        for (std::uint64_t i = head_; ring_ && i != tail_; ++i) {
             if (task_record* task = ring_[i & mask_]) {
-                task->queue_position = position;
+                task->queue_position = static_cast<std::uint32_t>(position);
                 ring[position++ & mask] = task;
             }
         }
-        ring_.swap(ring);
+        ring_ = std::move(ring);
         mask_ = mask;
         tail_ = position;
     }
 
-    std::vector<task_record*> ring_;
+    // A null ring_ has mask_ 0 and is never pushed to: a push needs a reserved slot, and the
+    // first reservation makes the ring.
+    std::unique_ptr<task_record*[]> ring_;
     std::uint64_t mask_ = 0;
     std::uint64_t head_ = 0;  // positions only grow (or shrink at the head); slot = position & mask
     std::uint64_t tail_ = 0;
-    std::size_t count_ = 0;   // tasks in the ring, holes not counted
-    std::size_t reserved_ = 0;  // slots promised to tasks that may be queued; <= ring_.size() / 2
+    std::size_t reserved_ = 0;  // slots promised to tasks that may be queued; <= capacity / 2
 };
 
 }  // namespace spindle::detail

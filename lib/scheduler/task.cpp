@@ -147,8 +147,8 @@ bool unwinding(const task_record* task) noexcept {
 void take_pending_cancel_slow(task_record* task) {
     // While an exception unwinds the task (a destructor waits), the cancellation stays pending:
     // throwing there would be std::terminate. A shield keeps it pending too.
-    if (task->cancel_requested && std::uncaught_exceptions() == 0 && !shielded(task)) {
-        task->cancel_requested = false;
+    if (cancel_requested(task) && std::uncaught_exceptions() == 0 && !shielded(task)) {
+        set_cancel_requested(task, false);
         task->cancel_origin = nullptr;
         throw cancelled{};
     }
@@ -165,8 +165,8 @@ void throw_if_interrupted_slow(task_record* task) {
     // A wait that completed (a value handed over, a lock passed on) is not undone: the
     // cancellation then waits for the next suspension, so nothing handed over is lost.
     if (task->outcome == wake_outcome::completed || std::uncaught_exceptions() != 0) return;
-    if (task->cancel_requested && !shielded(task)) {
-        task->cancel_requested = false;
+    if (cancel_requested(task) && !shielded(task)) {
+        set_cancel_requested(task, false);
         task->cancel_origin = nullptr;
         throw cancelled{};
     }
@@ -315,7 +315,7 @@ void cancel_task(task_record* task) {
         complete_task(task);
         return;
     }
-    task->cancel_requested = true;
+    set_cancel_requested(task, true);
     // A task that waits while it unwinds (asynchronous cleanup in a destructor) is left to
     // finish that wait: the cancellation is delivered at its first wait after the unwinding, if
     // it catches the exception and carries on, and dropped if it ends.
@@ -327,7 +327,7 @@ void cancel_task(task_record* task) {
 bool end_wait_for_teardown(task_record* task) noexcept {
     if (task->status != task_status::waiting || task->interruptible || unwinding(task))
         return false;
-    task->cancel_requested = true;
+    set_cancel_requested(task, true);
     task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
     return true;
 }

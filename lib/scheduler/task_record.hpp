@@ -2,9 +2,9 @@
 // task_record: everything the scheduler keeps about one task.
 //
 // The record is a small heap block (its payload, the function and result slot, sits right
-// behind it); the task's stack is taken from the pool only when the task first runs and goes
-// back the moment it finishes. So a spawned task that has not started, or has finished but is
-// still held by a handle, costs a few hundred bytes and no stack.
+// behind it); the task gets a stack (an idle fiber's, or a new fiber's from the pool) only when it
+// first runs and lets go of it the moment it finishes. So a spawned task that has not started,
+// or has finished but is still held by a handle, costs a few hundred bytes and no stack.
 
 #include "fiber/fiber_internals.hpp"
 
@@ -52,17 +52,27 @@ inline constexpr std::size_t no_timer_slot = static_cast<std::size_t>(-1);
 
 struct task_record {
     // The hot fields come first, so that a switch into or out of the task touches one cache line
-    // of the record besides its stack: the flags, the queue position, the start of `park`.
+    // of the record besides its stack: the flags a switch reads or writes, the queue position,
+    // the innermost fiber and the start of `park` (through its exception state: 64 bytes).
     task_status status = task_status::created;
     wake_outcome outcome = wake_outcome::waiting;
     bool started = false;
-    bool cancel_requested = false;
+    // What a checkpoint (every wait, and yield()) must look into besides switching, as one byte
+    // so that the common case, nothing, is one test: duty_cancel while a cancellation is pending
+    // (cancel_requested()), duty_scope while the task is in a timeout scope or shield (scope).
+    std::uint8_t duties = 0;
+    // Where it sits in the ready queue's ring: the low 32 bits of its position are enough, since
+    // the ring's mask (its capacity less one) fits in them.
+    std::uint32_t queue_position = 0;
+    // The innermost fiber on the parked stack (the task's own, or one nested in it): whoever
+    // resumes the task makes it current before the switch.
+    fiber_control* park_control = nullptr;
+    context_record park;               // the parked context, whichever stack it is on
+
     bool interruptible = true;   // cancel() may end the current wait
     bool handle_alive = true;
     bool result_taken = false;
     bool joiner_first = false;   // the join ran this task at once: its joiner goes next
-    std::uint64_t queue_position = 0;  // where it sits in the ready queue's ring
-    context_record park;               // the parked context, whichever stack it is on
 
     // Links in the scheduler's list of unfinished tasks (for deadlock reports and teardown).
     task_record* live_previous = nullptr;
@@ -104,6 +114,25 @@ struct task_record {
 
     task_record() noexcept { name[0] = '\0'; }
 };
+
+inline constexpr std::uint8_t duty_cancel = 1;
+inline constexpr std::uint8_t duty_scope = 2;
+
+// cancel_requested() tells whether a cancellation is pending for the task; set_cancel_requested()
+// sets or clears that.
+inline bool cancel_requested(const task_record* task) noexcept {
+    return (task->duties & duty_cancel) != 0;
+}
+inline void set_cancel_requested(task_record* task, bool requested) noexcept {
+    task->duties = static_cast<std::uint8_t>(requested ? task->duties | duty_cancel
+                                                       : task->duties & ~duty_cancel);
+}
+// set_scope() makes `scope` the innermost timeout scope or shield of the task (nullptr: none).
+inline void set_scope(task_record* task, cancel_scope_state* scope) noexcept {
+    task->scope = scope;
+    task->duties = static_cast<std::uint8_t>(scope ? task->duties | duty_scope
+                                                   : task->duties & ~duty_scope);
+}
 
 // held() tells whether something still refers to a finished task's record: its handle, or the
 // task set it belongs to.

@@ -7,6 +7,7 @@ namespace spindle::detail {
 void timer_heap::push(task_record* task, time_point deadline) {
     SPINDLE_ASSERT(task->timer_slot == no_timer_slot, "a task put in the timer heap twice");
     entries_.push_back({});  // may throw; nothing has changed yet
+    ++count_;
     sift_up(entries_.size() - 1, entry{deadline, next_sequence_++, task});
 }
 
@@ -23,6 +24,7 @@ void timer_heap::remove(task_record* task) noexcept {
     task->timer_slot = no_timer_slot;
     const entry last = entries_.back();
     entries_.pop_back();
+    --count_;
     if (slot == entries_.size()) return;  // it was the last entry
     // The last entry fills the hole; it may belong above or below it.
     if (slot > 0 && last.before(entries_[(slot - 1) / 2]))

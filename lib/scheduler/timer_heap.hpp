@@ -19,8 +19,9 @@ class timer_heap {
 public:
     using time_point = std::chrono::steady_clock::time_point;
 
-    bool empty() const noexcept { return entries_.empty(); }
-    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return count_ == 0; }
+    // size() is one load (the scheduler tests it, with other rare work, once per switch).
+    std::size_t size() const noexcept { return count_; }
     // earliest() is the nearest deadline; the heap must not be empty.
     time_point earliest() const noexcept { return entries_.front().deadline; }
 
@@ -51,6 +52,7 @@ private:
     void sift_down(std::size_t slot, entry e) noexcept;
 
     std::vector<entry> entries_;
+    std::size_t count_ = 0;  // entries_.size()
     std::uint64_t next_sequence_ = 0;
 };
 

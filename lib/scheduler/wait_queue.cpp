@@ -11,11 +11,23 @@ namespace {
 
 using time_point = std::chrono::steady_clock::time_point;
 
-// link_wait() puts the calling task in a wait on `queue`, with a timer for `deadline` (or for its
-// timeout scope's, if earlier). Nothing is linked before the timer is set, so running out of
-// memory for it leaves everything as it was.
-void link_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible,
-               time_point deadline) {
+// link_waiter() links `w`, for the task `self`, at the back of `queue` and marks the task waiting.
+inline void link_waiter(wait_queue& queue, waiter& w, const char* what, task_record* self) noexcept {
+    SPINDLE_ASSERT(!w.sibling && !w.fired, "a waiter used for a second wait");
+    w.previous = w.next = nullptr;
+    queue.push_back(&w);
+    w.queue = &queue;
+    w.task = self;
+    self->wait = &w;
+    self->wait_reason = what;
+    set_status(self, task_status::waiting);
+    self->outcome = wake_outcome::waiting;
+}
+
+// link_wait_slow() is link_wait() when the task has duties (a cancellation pending, a timeout
+// scope), the wait a deadline, or there is no task.
+[[gnu::noinline]] void link_wait_slow(wait_queue& queue, waiter& w, const char* what,
+                                      bool interruptible, time_point deadline) {
     worker* wk = task_worker();
     if (!wk) throw fiber_error(std::string("spindle: ") + what + " would wait outside any task");
     task_record* self = wk->running();
@@ -27,15 +39,21 @@ void link_wait(wait_queue& queue, waiter& w, const char* what, bool interruptibl
         self->interruptible = true;
         throw;
     }
-    SPINDLE_ASSERT(!w.sibling && !w.fired, "a waiter used for a second wait");
-    w.previous = w.next = nullptr;
-    queue.push_back(&w);
-    w.queue = &queue;
-    w.task = self;
-    self->wait = &w;
-    self->wait_reason = what;
-    set_status(self, task_status::waiting);
-    self->outcome = wake_outcome::waiting;
+    link_waiter(queue, w, what, self);
+}
+
+// link_wait() puts the calling task in a wait on `queue`, with a timer for `deadline` (or for its
+// timeout scope's, if earlier). Nothing is linked before the timer is set, so running out of
+// memory for it leaves everything as it was. Most waits have no deadline, in a task with no
+// duties: that path makes no call (link_wait_slow() is a tail call), so it saves no registers.
+inline void link_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible,
+                      time_point deadline) {
+    worker* wk = task_worker();
+    task_record* self = wk ? wk->running() : nullptr;
+    if (!self || self->duties != 0 || deadline != time_point::max()) [[unlikely]]
+        return link_wait_slow(queue, w, what, interruptible, deadline);
+    self->interruptible = interruptible;
+    link_waiter(queue, w, what, self);
 }
 
 }  // namespace
@@ -69,13 +87,19 @@ void also_wait(wait_queue& queue, waiter& first, waiter& w) noexcept {
 wake_outcome end_wait(waiter& w) {
     task_record* self = w.task;
     self->scheduler->main_worker.park();
+    // The common case first: what it waited for happened (throw_if_interrupted() and the
+    // teardown's uninterruptible end both let a completed wait return).
+    if (self->outcome == wake_outcome::completed) [[likely]] {
+        self->interruptible = true;
+        return wake_outcome::completed;
+    }
     const bool interruptible = self->interruptible;
     self->interruptible = true;
     if (interruptible) {
         throw_if_interrupted(self);
     } else if (self->outcome == wake_outcome::cancelled) [[unlikely]] {
         // Only a scheduler's teardown ends an uninterruptible wait (end_wait_for_teardown()).
-        self->cancel_requested = false;
+        set_cancel_requested(self, false);
         throw cancelled{};
     }
     return self->outcome;

@@ -1,6 +1,7 @@
 // worker: switching between tasks, the run loop, timers and the idle path.
 
 #include "scheduler/worker.hpp"
+#include "stack/stack_mapping.hpp"
 
 #include <spindle/errors.hpp>
 
@@ -14,20 +15,24 @@ namespace spindle::detail {
 namespace {
 
 // task_entry is the body of every task's fiber: it runs the payload and then reports the end.
+// It runs one task after another while the worker keeps the fiber for the next (see
+// worker::finish_running()); `task` is the one it runs, nullptr once it is to end.
 struct task_entry {
     task_record* task;
 
-    void operator()() const {
-        task_record* const t = task;
-        try {
-            t->operations->run(t->payload);
-        } catch (...) {
-            t->exception = std::current_exception();
-        }
-        // The function (and what it captured) goes now, on the task's own stack, not when the
-        // handle does.
-        t->operations->destroy_function(t->payload);
-        t->scheduler->main_worker.finish_running(t);
+    void operator()() {
+        task_record* t = task;
+        do {
+            try {
+                t->operations->run(t->payload);
+            } catch (...) {
+                t->exception = std::current_exception();
+            }
+            // The function (and what it captured) goes now, on the task's own stack, not when
+            // the handle does.
+            t->operations->destroy_function(t->payload);
+            t = t->scheduler->main_worker.finish_running(t, task);
+        } while (t);
     }
 };
 
@@ -48,10 +53,15 @@ void worker::leave() noexcept { this_worker = nullptr; }
 
 void worker::run_loop() {
     using time_point = std::chrono::steady_clock::time_point;
+    // However the loop ends (a deadlock throws), no fiber stays idle past run().
+    struct drop_idle_on_exit {
+        worker& w;
+        ~drop_idle_on_exit() { w.drop_idle_fibers(); }
+    } drop_idle{*this};
     for (;;) {
         if (core_.stop_task && core_.stop_task->status == task_status::done) return;
         if (task_record* next = next_ready()) {
-            switch_to(loop_, next);
+            switch_to(nullptr, next);
             set_current_control(loop_control_);
             continue;
         }
@@ -86,11 +96,16 @@ void worker::poll_while_busy() noexcept {
     if (poller* p = core_.poller_if_any()) p->poll_now(*this);
 }
 
-task_record* worker::next_ready() noexcept {
+task_record* worker::next_ready_slow() noexcept {
     if (outside_waits_ > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
         poll_while_busy();
     if (!timers_.empty()) expire_timers(std::chrono::steady_clock::now());
-    while (task_record* task = ready_.pop_front())
+    task_record* task = ready_.pop_front();
+    return task && !task->started ? start_next(task) : task;
+}
+
+task_record* worker::start_next(task_record* task) noexcept {
+    for (; task; task = ready_.pop_front())
         if (task->started || prepare(task)) return task;
     return nullptr;
 }
@@ -104,7 +119,14 @@ void worker::expire_timers(std::chrono::steady_clock::time_point now) noexcept {
 
 bool worker::prepare(task_record* task) noexcept {
     // A task's stack is taken from the pool when it first runs, not when it is spawned: a
-    // spawned task waiting for its turn costs only its record.
+    // spawned task waiting for its turn costs only its record. An idle fiber, if any, is
+    // cheaper still: its stack is at hand and its body waits for a task.
+    if (idle_count_ > 0) {
+        fiber_control* const control = idle_fibers_[--idle_count_];
+        static_cast<task_entry*>(body_storage(control))->task = task;
+        rehost(control, task);
+        return true;
+    }
     try {
         fiber_control* control =
             create_fiber(core_.options.stack, sizeof(task_entry), alignof(task_entry),
@@ -137,14 +159,17 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
     joiner->joining = child;
     set_status(joiner, task_status::waiting);
     joiner->outcome = wake_outcome::waiting;
-    fiber_control* const innermost = current_control();
-    switch_to(joiner->park, child);
-    set_current_control(innermost);
+    switch_to(joiner, child);
     return true;
 }
 
-void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noexcept {
-    SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
+void worker::wake_task_slow(task_record* task, wake_outcome outcome, bool first) noexcept {
+    end_any_wait(task);
+    task->outcome = outcome;
+    make_ready(task, first);
+}
+
+void worker::end_any_wait(task_record* task) noexcept {
     if (waiter* w = task->wait) {
         task->wait = nullptr;
         w->queue->remove(w);
@@ -158,8 +183,6 @@ void worker::wake_task(task_record* task, wake_outcome outcome, bool first) noex
         task->joining = nullptr;
     }
     if (task->timer_slot != no_timer_slot) timers_.remove(task);
-    task->outcome = outcome;
-    make_ready(task, first);
 }
 
 void worker::unlink_siblings(waiter* w) noexcept {
@@ -191,25 +214,106 @@ void worker::arm_timer_for(task_record* task, std::chrono::steady_clock::time_po
     }
 }
 
-void worker::finish_running(task_record* task) noexcept {
+task_record* worker::finish_running(task_record* task, task_record*& body_task) noexcept {
     SPINDLE_ASSERT(task == running_ && !finished_, "a task finished while not the running one");
+    // The next task. When a join ran this task at once, its joiner: made ready as wake_task()
+    // would, but handed the thread directly instead of through the front of the queue. Else the
+    // first in the queue. The task run_until_complete() waits for ends in the loop, which then
+    // returns (its joiner, if any, queued first by complete_task()).
+    task_record* next = nullptr;
+    bool queued = false;
+    if (task->joiner_first && task != core_.stop_task) {
+        next = std::exchange(task->joiner, nullptr);
+        task->joiner_first = false;
+        SPINDLE_ASSERT(next->joining == task, "a joiner that does not join its child");
+        next->joining = nullptr;
+        if (next->wait || next->timer_slot != no_timer_slot) end_any_wait(next);
+        next->outcome = wake_outcome::completed;
+        set_status(next, task_status::ready);
+    }
     complete_task(task);
-    finished_ = task;
-    // fiber_main's last switch goes to control->resumer. When the next task is a parked one
-    // (typically the joiner, queued first), go straight there: one switch instead of two via
-    // the loop. A task that has not started needs its fiber's entry, so the loop starts it.
-    // The task run_until_complete() waits for ends in the loop, which then returns.
-    task_record* next = task == core_.stop_task ? nullptr : ready_.front();
-    if (next && next->started) {
+    fiber_control* const control = task->control;
+    if (!next && task != core_.stop_task) {
+        next = ready_.front();
+        queued = true;
+    }
+    if (idle_count_ == max_idle_fibers || !stack_canary_intact(control->stack)) [[unlikely]] {
+        // The fiber ends. fiber_main's last switch goes to control->resumer: when the next task
+        // is a parked one, straight there (one switch instead of two via the loop); a task that
+        // has not started needs its fiber's entry, so the loop starts it. (A stack whose canary
+        // is gone is reported when its fiber is freed.)
+        finished_ = task;
+        if (next && next->started) {
+            if (queued) ready_.pop_front();
+            hand_over(task, next);
+            running_ = next;
+            set_status(next, task_status::running);
+            // fiber_main makes control->parent current before its last switch.
+            control->resumer = &next->park;
+            control->parent = next->park_control;
+        } else {
+            if (trace_) [[unlikely]] trace_->hand_over(task, nullptr);
+            running_ = nullptr;
+            control->resumer = &loop_;
+            control->parent = loop_control_;
+        }
+        return nullptr;
+    }
+    // The fiber outlives its task and runs another: the record lets go of it now.
+    if (next && !next->started) {
+        // The next task has not started: it runs on this fiber, at once, with no switch.
+        SPINDLE_ASSERT(queued, "a joiner that has not started");
         ready_.pop_front();
+        hand_over(task, next);
+        task->control = nullptr;
+        if (!held(task)) destroy_record(task);
+        rehost(control, next);
+        running_ = next;
+        set_status(next, task_status::running);
+        next->started = true;
+        body_task = next;
+        return next;
+    }
+    if (next) {
+        if (queued) ready_.pop_front();
         hand_over(task, next);
         running_ = next;
         set_status(next, task_status::running);
-        task->control->resumer = &next->park;
     } else {
         if (trace_) [[unlikely]] trace_->hand_over(task, nullptr);
         running_ = nullptr;
-        task->control->resumer = &loop_;
+    }
+    task->control = nullptr;
+    if (!held(task)) destroy_record(task);
+    idle_fibers_[idle_count_++] = control;
+    body_task = nullptr;
+    set_current_control(next ? next->park_control : loop_control_);
+    switch_context(control->self, next ? next->park : loop_, nullptr);
+    // Back here, idle no more: prepare() gave this fiber a task (switch_to() made it current and
+    // running), or drop_idle_fibers() none. Nothing from before the switch is used.
+    return body_task;
+}
+
+void worker::rehost(fiber_control* control, task_record* task) noexcept {
+    // What start_hosted_fiber() set from the task: messages about the fiber name its task.
+    control->id = task->id;
+    copy_name(control->name, task->name);
+    control->origin_file = task->spawned_at.file;
+    control->origin_line = task->spawned_at.line;
+    task->control = control;
+}
+
+void worker::drop_idle_fibers() noexcept {
+    SPINDLE_ASSERT(!running_, "idle fibers dropped while a task runs");
+    while (idle_count_ > 0) {
+        fiber_control* const control = idle_fibers_[--idle_count_];
+        // With no task, its body returns and fiber_main ends it, switching back here.
+        static_cast<task_entry*>(body_storage(control))->task = nullptr;
+        control->resumer = &loop_;
+        set_current_control(control);
+        switch_context(loop_, control->self, nullptr);
+        set_current_control(loop_control_);
+        abandon_fiber(control);
     }
 }
 

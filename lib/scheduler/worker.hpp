@@ -50,16 +50,17 @@ public:
     void park() noexcept {
         SPINDLE_ASSERT(running_ && running_->status != task_status::running,
                        "a task parked without saying what it waits for");
+        task_record* const self = running_;
         task_record* next = next_ready();
         // A wait already due when the task parks (sleep_for(0), a deadline in the past, a
         // zero timeout) has made the task itself ready; when nothing was ahead of it, it is the
         // next one and just carries on. A switch to itself would save and load the same
         // context, which only the hand-written switch survives.
-        if (next == running_) [[unlikely]] {
+        if (next == self) [[unlikely]] {
             set_status(next, task_status::running);
             return;
         }
-        suspend_to(next);
+        suspend_to(self, next);
     }
     // yield_running() puts the running task behind the other ready ones, if there are any.
     [[gnu::always_inline]] inline void yield_running() noexcept;
@@ -82,8 +83,25 @@ public:
             ready_.push_back(task);
     }
     // wake_task() ends whatever wait a task is in (wait queue, timer, join) and queues it; its
-    // wait then returns `outcome`.
-    void wake_task(task_record* task, wake_outcome outcome, bool first = false) noexcept;
+    // wait then returns `outcome`. Inline, the common case (one waiter in one queue, no timer,
+    // no join) unlinks the waiter and queues the task; the rest is end_any_wait().
+    [[gnu::always_inline]] void wake_task(task_record* task, wake_outcome outcome,
+                                          bool first = false) noexcept {
+        SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
+        waiter* w = task->wait;
+        if (!w || w->sibling || task->joining || task->timer_slot != no_timer_slot) [[unlikely]] {
+            // A tail call: the inline path then keeps nothing across a call.
+            wake_task_slow(task, outcome, first);
+            return;
+        }
+        task->wait = nullptr;
+        w->queue->remove(w);
+        w->queue = nullptr;
+        task->outcome = outcome;
+        make_ready(task, first);
+    }
+    // wake_task_slow() is wake_task() for any wait.
+    void wake_task_slow(task_record* task, wake_outcome outcome, bool first) noexcept;
     // sleep_until() puts the running task in the timer heap (it must then park()).
     void add_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
     // arm_wait_timer() gives `task`, about to wait, a timer for the earlier of `deadline` (its
@@ -100,9 +118,13 @@ public:
     // unqueue() takes a task that has not started out of the ready queue.
     void unqueue(task_record* task) noexcept { ready_.remove(task); }
 
-    // finish_running() is the running task's last act on its own stack: the loop gives its stack
-    // back once the switch away from it is done.
-    void finish_running(task_record* task) noexcept;
+    // finish_running() is the running task's last act on its own stack. The task's fiber then
+    // either runs another task (returned; `body_task`, the fiber body's task, says which) or
+    // ends (nullptr returned), and the loop or the next task gives its stack back once the
+    // switch away from it is done. A fiber that runs another task goes straight on with the next
+    // task in line when that one has not started; otherwise it waits, idle, until prepare()
+    // hands it one (through `body_task`) or the run loop ends (nullptr).
+    task_record* finish_running(task_record* task, task_record*& body_task) noexcept;
 
     // begin_outside_wait() counts a task that waits for the world outside the scheduler (a
     // descriptor, a helper thread); end_outside_wait() when that wait is over. While any is
@@ -129,15 +151,34 @@ public:
     }
 
 private:
-    task_record* next_ready() noexcept;
+    // next_ready() takes the next task to run (its fiber made, if it had not started), or
+    // returns nullptr. Inline, the common case (no timers, no outside waits, a started task) is
+    // one test for the rare work, the ring's pop and a test of `started`.
+    [[gnu::always_inline]] task_record* next_ready() noexcept {
+        if ((outside_waits_ | timers_.size()) != 0) [[unlikely]] return next_ready_slow();
+        task_record* task = ready_.pop_front();
+        if (task && !task->started) [[unlikely]] return start_next(task);
+        return task;
+    }
+    // next_ready_slow() polls and expires timers first; start_next() gives `task`, first in
+    // line, its fiber, or (when none can be had) goes on to the next one.
+    task_record* next_ready_slow() noexcept;
+    task_record* start_next(task_record* task) noexcept;
     bool prepare(task_record* task) noexcept;
     void arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline);
     static void unlink_siblings(waiter* w) noexcept;
+    // end_any_wait() takes a waiting task out of its wait queue(s), its join and the timer heap.
+    void end_any_wait(task_record* task) noexcept;
     // switch_to() and suspend_to() are inline so that a parked task's frames on its stack are
     // few: resuming it then touches one or two cache lines of its stack, not one per frame.
-    [[gnu::always_inline]] inline void switch_to(context_record& from, task_record* next) noexcept;
-    [[gnu::always_inline]] inline void suspend_to(task_record* next) noexcept;
+    // switch_to() leaves `self` (parked in self->park; nullptr: the loop, in loop_) for `next`.
+    [[gnu::always_inline]] inline void switch_to(task_record* self, task_record* next) noexcept;
+    [[gnu::always_inline]] inline void suspend_to(task_record* self, task_record* next) noexcept;
     void expire_timers(std::chrono::steady_clock::time_point now) noexcept;
+    // rehost() gives an idle fiber to a task that has not started; drop_idle_fibers() ends every
+    // idle fiber (the run loop does, before it returns), on the loop's stack.
+    void rehost(fiber_control* control, task_record* task) noexcept;
+    void drop_idle_fibers() noexcept;
     void idle_until(std::chrono::steady_clock::time_point deadline);
     void poll_while_busy() noexcept;
     void reap() noexcept;
@@ -157,6 +198,12 @@ private:
     fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
     task_record* running_ = nullptr;
     task_record* finished_ = nullptr;       // finished; its stack is still to be given back
+    // Fibers whose task finished, kept for tasks that have not started: such a task then runs
+    // on one, which saves making a fiber (a stack from the pool, its set-up) and ending one.
+    // Few: a task that finishes usually hands over to a task that then starts another.
+    static constexpr std::size_t max_idle_fibers = 8;
+    fiber_control* idle_fibers_[max_idle_fibers] = {};
+    std::size_t idle_count_ = 0;
     std::size_t outside_waits_ = 0;
     unsigned dispatches_since_poll_ = 0;
     // switches() is switches_counted_ plus the switches since countdown_ was countdown_start_.
@@ -245,17 +292,23 @@ private:
     }
 };
 
-void worker::switch_to(context_record& from, task_record* next) noexcept {
-    hand_over(running_, next);
+void worker::switch_to(task_record* self, task_record* next) noexcept {
+    // The leaving side makes the arriving one's innermost fiber current (after the switch the
+    // arriving side uses nothing it had before it): its own fiber when it has not started, else
+    // the one it parked in, maybe a fiber nested in it. The leaving task's own innermost fiber
+    // waits on its parked stack for whoever resumes it.
+    const bool fresh = !next->started;
+    fiber_control* const arriving = fresh ? next->control : next->park_control;
+    if (self) self->park_control = current_control();
+    set_current_control(arriving);
+    hand_over(self, next);
     running_ = next;
     set_status(next, task_status::running);
-    if (!next->started) [[unlikely]] {
+    context_record& from = self ? self->park : loop_;
+    if (fresh) [[unlikely]] {
         next->started = true;
-        set_current_control(next->control);
         switch_context(from, next->control->self, next->control);
     } else {
-        // The task parked wherever it was, maybe inside a fiber nested in it; on arrival it
-        // makes that innermost fiber current again (see suspend_to()).
         switch_context(from, next->park, nullptr);
     }
     // Back here: whoever switched to `from` may have been a task that finished; its stack can
@@ -263,26 +316,23 @@ void worker::switch_to(context_record& from, task_record* next) noexcept {
     if (finished_) [[unlikely]] reap();
 }
 
-void worker::suspend_to(task_record* next) noexcept {
-    task_record* self = running_;
-    // The innermost fiber (the task's own, or one nested in it) waits on the parked stack.
-    fiber_control* const innermost = current_control();
+void worker::suspend_to(task_record* self, task_record* next) noexcept {
     if (next) [[likely]] {
-        switch_to(self->park, next);
+        switch_to(self, next);
     } else {
         if (trace_) [[unlikely]] trace_->hand_over(self, nullptr);
         running_ = nullptr;
+        self->park_control = current_control();
         set_current_control(loop_control_);
         switch_context(self->park, loop_, nullptr);
         if (finished_) [[unlikely]] reap();
     }
-    set_current_control(innermost);
 }
 
 void worker::yield_running() noexcept {
+    task_record* const self = running_;
     task_record* next = next_ready();
     if (!next) return;  // nobody else is ready: carry on
-    task_record* self = running_;
     set_status(self, task_status::ready);
     ready_.push_back(self);
     // When many tasks take turns, each switch misses the cache on the resumed task's record and
@@ -293,7 +343,7 @@ void worker::yield_running() noexcept {
         __builtin_prefetch(static_cast<char*>(after->park.sp) + 64);
     }
     if (task_record* later = ready_.peek(1)) __builtin_prefetch(later);
-    suspend_to(next);
+    suspend_to(self, next);
 }
 
 // complete_task() marks a task done, wakes its joiner, and frees the record when no handle
@@ -305,10 +355,10 @@ void destroy_record(task_record* task) noexcept;
 std::string describe_task(const task_record& task);
 // take_pending_cancel() throws cancelled, once, when the task has a cancellation pending and
 // is not unwinding (nor shielded), and when the deadline of a timeout scope it is in has passed.
-// Every wait and yield() calls it: the common case, neither, is two tests inline.
+// Every wait and yield() calls it: the common case, neither, is one test of the task's duties.
 void take_pending_cancel_slow(task_record* task);
 inline void take_pending_cancel(task_record* task) {
-    if (task->cancel_requested || task->scope) [[unlikely]] take_pending_cancel_slow(task);
+    if (task->duties != 0) [[unlikely]] take_pending_cancel_slow(task);
 }
 // throw_if_interrupted() throws cancelled after a wait that did not complete while a
 // cancellation was pending (unless the task is unwinding or shielded), or that a timeout scope's
@@ -316,7 +366,7 @@ inline void take_pending_cancel(task_record* task) {
 void throw_if_interrupted_slow(task_record* task);
 inline void throw_if_interrupted(task_record* task) {
     if (task->outcome != wake_outcome::completed &&
-        (task->cancel_requested || task->timer_for_scope)) [[unlikely]]
+        (cancel_requested(task) || task->timer_for_scope)) [[unlikely]]
         throw_if_interrupted_slow(task);
 }
 // shielded() tells whether a cancel_shield is open in the task: task::cancel() then waits.

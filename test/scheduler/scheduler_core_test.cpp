@@ -366,7 +366,8 @@ TEST_CASE("scheduler: a million short tasks reuse pooled stacks, no mmap per tas
         CHECK(total == 1000L * (999L * 1000 / 2));
         CHECK(after.mapped == before.mapped);
         CHECK(after.unmapped == before.unmapped);
-        CHECK(after.reused >= before.reused + 1000000);
+        // Most tasks run on the fiber of one that finished (the worker keeps a few idle), the
+        // others on a stack from the pool: either way, none maps one.
     });
 }
 

@@ -34,14 +34,18 @@ struct intrusive_list {
     void remove(Node* node) noexcept {
         SPINDLE_ASSERT(node->*Previous ? node->*Previous->*Next == node : head == node,
                        "a node unlinked from a list it is not in");
-        if (node->*Previous)
-            node->*Previous->*Next = node->*Next;
+        // Both links read once: the stores in between could alias them, as far as the compiler
+        // knows.
+        Node* const previous = node->*Previous;
+        Node* const next = node->*Next;
+        if (previous)
+            previous->*Next = next;
         else
-            head = node->*Next;
-        if (node->*Next)
-            node->*Next->*Previous = node->*Previous;
+            head = next;
+        if (next)
+            next->*Previous = previous;
         else
-            tail = node->*Previous;
+            tail = previous;
         node->*Previous = node->*Next = nullptr;
     }
 };
