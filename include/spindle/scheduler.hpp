@@ -10,6 +10,7 @@
 #include <spindle/detail/deadline.hpp>
 #include <spindle/detail/task.hpp>
 #include <spindle/errors.hpp>
+#include <spindle/fiber.hpp>
 #include <spindle/stack.hpp>
 
 #include <chrono>
@@ -124,6 +125,12 @@ task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&&
 struct scheduler_options {
     unsigned threads = 1;      ///< worker threads; more than 1 is not supported yet (fiber_error)
     stack_options stack = {};  ///< the stack of every spawned task
+    /// task_fp says whether each task keeps floating-point control state of its own
+    /// (fp_control::own: every task starts with the state of the thread that called run(), and
+    /// each switch saves the leaving task's and loads the arriving one's) or shares the thread's
+    /// (fp_control::thread, the default: a task that changes the rounding mode restores it
+    /// before it waits or yields).
+    fp_control task_fp = fp_control::thread;
 };
 
 /// task is a move-only handle to a spawned task. It is [[nodiscard]]: a task is joined, handed to a

@@ -43,9 +43,16 @@ constexpr fiber_label task_label{"task", true,
 
 }  // namespace
 
+worker::worker(scheduler_core& core) noexcept
+    : core_(core), tasks_own_fp_(core.options.task_fp == fp_control::own) {
+    if (tasks_own_fp_) countdown_start_ = countdown_ = 1;
+}
+
 void worker::enter() noexcept {
     this_worker = this;
     loop_control_ = current_control();
+    // The state every task with its own starts from, and the run loop's own.
+    if (tasks_own_fp_) save_fp_control(loop_);
     if (trace_) trace_->bind_thread();
 }
 
@@ -252,7 +259,7 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
             control->resumer = &next->park;
             control->parent = next->park_control;
         } else {
-            if (trace_) [[unlikely]] trace_->hand_over(task, nullptr);
+            hand_over_to_loop(task);
             running_ = nullptr;
             control->resumer = &loop_;
             control->parent = loop_control_;
@@ -280,7 +287,7 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
         running_ = next;
         set_status(next, task_status::running);
     } else {
-        if (trace_) [[unlikely]] trace_->hand_over(task, nullptr);
+        hand_over_to_loop(task);
         running_ = nullptr;
     }
     task->control = nullptr;
@@ -320,13 +327,24 @@ void worker::drop_idle_fibers() noexcept {
 void worker::set_trace(trace_recorder* recorder) noexcept {
     switches_counted_ += countdown_start_ - countdown_;
     trace_ = recorder;
-    countdown_start_ = countdown_ = recorder ? 1 : no_trace_countdown;
+    countdown_start_ = countdown_ = recorder || tasks_own_fp_ ? 1 : no_trace_countdown;
 }
 
-void worker::count_and_trace(const task_record* from, const task_record* to) noexcept {
+void worker::count_and_trace(task_record* from, task_record* to) noexcept {
     switches_counted_ += countdown_start_;
-    countdown_start_ = countdown_ = trace_ ? 1 : no_trace_countdown;
+    countdown_start_ = countdown_ = trace_ || tasks_own_fp_ ? 1 : no_trace_countdown;
     if (trace_) trace_->hand_over(from, to);
+    if (tasks_own_fp_) hand_over_fp(from, to);
+}
+
+void worker::hand_over_to_loop_slow(task_record* from) noexcept {
+    if (trace_) trace_->hand_over(from, nullptr);
+    if (tasks_own_fp_) hand_over_fp(from, nullptr);
+}
+
+void worker::hand_over_fp(task_record* from, task_record* to) noexcept {
+    if (from) save_fp_control(from->park);
+    load_fp_control(to && to->started ? to->park : loop_);
 }
 
 void worker::reap() noexcept {

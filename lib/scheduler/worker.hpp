@@ -36,7 +36,7 @@ struct scheduler_core;
 
 class worker {
 public:
-    explicit worker(scheduler_core& core) noexcept : core_(core) {}
+    explicit worker(scheduler_core& core) noexcept;
 
     // run_loop() runs tasks until none is left; throws deadlock_error when tasks remain that
     // nothing can wake.
@@ -185,11 +185,22 @@ private:
     // hand_over() notes that the thread passes from task `from` to task `to` (nullptr: the run
     // loop). Counting the switch and testing for a trace are one decrement and its branch:
     // countdown_ reaches zero after 2^64 - 1 switches without a trace, after every one with.
-    [[gnu::always_inline]] void hand_over(const task_record* from,
-                                          const task_record* to) noexcept {
+    // With scheduler_options::task_fp = own, every switch takes that branch too (countdown_ is
+    // always 1), and count_and_trace() also hands the FP control state over: a scheduler whose
+    // tasks share the thread's state pays nothing for it.
+    [[gnu::always_inline]] void hand_over(task_record* from, task_record* to) noexcept {
         if (--countdown_ == 0) [[unlikely]] count_and_trace(from, to);
     }
-    void count_and_trace(const task_record* from, const task_record* to) noexcept;
+    void count_and_trace(task_record* from, task_record* to) noexcept;
+    // hand_over_to_loop() notes that the thread passes from task `from` back to the run loop
+    // (not counted as a switch): the trace, and the FP control state with task_fp = own.
+    [[gnu::always_inline]] void hand_over_to_loop(task_record* from) noexcept {
+        if (trace_ || tasks_own_fp_) [[unlikely]] hand_over_to_loop_slow(from);
+    }
+    void hand_over_to_loop_slow(task_record* from) noexcept;
+    // hand_over_fp() saves the leaving task's FP control state in its `park` record and loads
+    // the arriving one's (a task that has not started gets the run loop's, saved by enter()).
+    void hand_over_fp(task_record* from, task_record* to) noexcept;
 
     scheduler_core& core_;
     ready_queue ready_;
@@ -209,6 +220,8 @@ private:
     // switches() is switches_counted_ plus the switches since countdown_ was countdown_start_.
     std::uint64_t countdown_ = no_trace_countdown;
     std::uint64_t countdown_start_ = no_trace_countdown;
+    // tasks_own_fp_ is scheduler_options::task_fp == fp_control::own.
+    bool tasks_own_fp_ = false;
     std::uint64_t switches_counted_ = 0;
     trace_recorder* trace_ = nullptr;
     static constexpr std::uint64_t no_trace_countdown = ~std::uint64_t{0};
@@ -320,7 +333,7 @@ void worker::suspend_to(task_record* self, task_record* next) noexcept {
     if (next) [[likely]] {
         switch_to(self, next);
     } else {
-        if (trace_) [[unlikely]] trace_->hand_over(self, nullptr);
+        hand_over_to_loop(self);
         running_ = nullptr;
         self->park_control = current_control();
         set_current_control(loop_control_);
