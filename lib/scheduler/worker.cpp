@@ -23,6 +23,7 @@ struct task_entry {
     void operator()() {
         task_record* t = task;
         do {
+            t->scheduler->main_worker.start_task_fp();
             try {
                 t->operations->run(t->payload);
             } catch (...) {
@@ -343,9 +344,21 @@ void worker::hand_over_to_loop_slow(task_record* from) noexcept {
 }
 
 void worker::hand_over_fp(task_record* from, task_record* to) noexcept {
+#if SPINDLE_CONTEXT_FCONTEXT
+    // jump_fcontext saves and loads the state itself, each context its own.
+    (void)from;
+    (void)to;
+#else
     if (from) save_fp_control(from->park);
-    load_fp_control(to && to->started ? to->park : loop_);
+    if (!to)
+        load_fp_control(loop_);
+    else if (to->started)
+        load_fp_control(to->park);
+    // A task that has not started loads its first state itself (start_task_fp()).
+#endif
 }
+
+void worker::start_task_fp_slow() noexcept { load_fp_control(loop_); }
 
 void worker::reap() noexcept {
     task_record* task = std::exchange(finished_, nullptr);

@@ -42,6 +42,15 @@ public:
     // nothing can wake.
     void run_loop();
 
+    // start_task_fp() gives a task that starts, with task_fp = own, the state of the thread
+    // that called run(): from inside the task, because a task may start on the fiber of one
+    // that just finished, with no switch in between (and with Boost.Context, a switch would put
+    // back the state fcontext saved).
+    [[gnu::always_inline]] void start_task_fp() noexcept {
+        if (tasks_own_fp_) [[unlikely]] start_task_fp_slow();
+    }
+    void start_task_fp_slow() noexcept;
+
     // running() is the task on the thread right now, or nullptr (in the run loop).
     task_record* running() const noexcept { return running_; }
 
@@ -199,7 +208,7 @@ private:
     }
     void hand_over_to_loop_slow(task_record* from) noexcept;
     // hand_over_fp() saves the leaving task's FP control state in its `park` record and loads
-    // the arriving one's (a task that has not started gets the run loop's, saved by enter()).
+    // the arriving one's, or the run loop's (saved by enter()) when the loop comes next.
     void hand_over_fp(task_record* from, task_record* to) noexcept;
 
     scheduler_core& core_;
