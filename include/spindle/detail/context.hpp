@@ -138,30 +138,34 @@ inline void* jump(context_record& from, context_record& to, void* arg) noexcept 
 // `to` is zeroed. Writing unconditionally was 4 stores per round trip chained through memory (each
 // side's load waits for the other side's store), which cost 2 ns of a 5.5 ns fiber round trip;
 // the test is 4 loads and a branch, none of which waits on a store (docs/context.md).
-[[gnu::cold, gnu::noinline]] inline void move_exception_state(context_record& from,
-                                                              context_record& to,
-                                                              exception_state* thread_state) noexcept {
+// move_exception_state() is the move itself; move_exception_state_rarely() is it out of line,
+// for the test's rare side.
+[[gnu::always_inline]] inline void move_exception_state(context_record& from, context_record& to,
+                                                        exception_state* thread_state) noexcept {
     __builtin_memcpy(&from.exceptions, thread_state, sizeof(exception_state));
     __builtin_memcpy(thread_state, &to.exceptions, sizeof(exception_state));
     to.exceptions = exception_state{};
 }
 
+[[gnu::cold, gnu::noinline]] inline void move_exception_state_rarely(
+    context_record& from, context_record& to, exception_state* thread_state) noexcept {
+    move_exception_state(from, to, thread_state);
+}
+
 inline void swap_exception_state(context_record& from, context_record& to,
                                  exception_state* thread_state) noexcept {
-    std::uint64_t leaving[2];
-    std::uint64_t arriving[2];
-    __builtin_memcpy(leaving, thread_state, sizeof leaving);
-    __builtin_memcpy(arriving, &to.exceptions, sizeof arriving);
 #if SPINDLE_CONTEXT_FCONTEXT
     // Through Boost's jump_fcontext the test measured slower than the stores (a fiber round trip
     // 51.7 ns against 42.3, the same instruction count; the cause was not found), so that
     // backend keeps moving the state every time, by the same rule.
-    __builtin_memcpy(&from.exceptions, leaving, sizeof leaving);
-    __builtin_memcpy(thread_state, arriving, sizeof arriving);
-    to.exceptions = exception_state{};
+    move_exception_state(from, to, thread_state);
 #else
+    std::uint64_t leaving[2];
+    std::uint64_t arriving[2];
+    __builtin_memcpy(leaving, thread_state, sizeof leaving);
+    __builtin_memcpy(arriving, &to.exceptions, sizeof arriving);
     if ((leaving[0] | leaving[1] | arriving[0] | arriving[1]) != 0) [[unlikely]]
-        move_exception_state(from, to, thread_state);
+        move_exception_state_rarely(from, to, thread_state);
 #endif
 }
 

@@ -191,7 +191,7 @@ struct generator_state : generator_channel<Y, S> {
 
 // generator_frame is what a generator puts at the top of its body fiber's stack, where a plain
 // fiber keeps its body object: the state, which lasts as long as the generator, and the body
-// callable, which the fiber destroys when the body ends (generator_frame_operations). So making
+// callable, which the fiber destroys when the body ends (generator::frame_operations). So making
 // a generator takes one pooled stack and no heap allocation.
 template <class Y, class S, class R, class F>
 struct generator_frame {
