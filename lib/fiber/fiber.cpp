@@ -114,7 +114,7 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
                          static_cast<std::size_t>(context_top - stack.usable_bottom()));
     if (fp == fp_control::own) {
         // It starts with its creator's state, as a new thread starts with its creator's.
-        control->own_fp_control = 1;
+        control->resume_flags = own_fp_flag;
         save_fp_control(control->self);
     }
     on_stack_created(control->self.sanitizer, stack.usable_bottom(), stack.writable());
@@ -199,7 +199,7 @@ void resume_slow(fiber_control* control) {
     if (control->state == fiber_state::running)
         throw fiber_error(
             "spindle: resume() on a running fiber (the current fiber, or one that resumed it)");
-    SPINDLE_ASSERT(control->own_fp_control, "resume_gate() sent a plain resumable fiber here");
+    SPINDLE_ASSERT(control->resume_flags, "resume_gate() sent a plain resumable fiber here");
     resume_annotated(control);
     if (control->exception) rethrow_escaped(control);
 }
@@ -230,17 +230,23 @@ void resume_annotated(fiber_control* control) noexcept {
     // fiber's loaded; when the fiber suspends or ends, the thread holds the fiber's state, which
     // goes back into `self`, and the resumer gets its own back. The fiber's side does nothing,
     // so its suspend() stays the plain inline one.
-    const bool own_fp = control->own_fp_control;
+    const bool own_fp = control->resume_flags & own_fp_flag;
     if (own_fp) {
         save_fp_control(control->caller);
         load_fp_control(control->self);
     }
+    // The switch takes the fiber's saved exception state, if it has some, and keeps the
+    // resumer's in `caller` (swap_exception_state()).
+    control->resume_flags = 0;
     switch_context(control->caller, control->self, control);
     if (own_fp) {
         save_fp_control(control->self);
         load_fp_control(control->caller);
-        control->own_fp_control = 1;  // mark_suspended() cleared it
+        control->resume_flags |= own_fp_flag;  // mark_suspended() cleared it
     }
+    // A suspension with no exception state of its own left the resumer's in `caller`
+    // (leave_fiber()): it is the thread's again.
+    take_back_exception_state(control->caller, thread_exception_state());
 }
 
 void suspend_annotated(fiber_control* control) noexcept {
@@ -248,6 +254,11 @@ void suspend_annotated(fiber_control* control) noexcept {
                    "a fiber suspended while not the running one");
     mark_suspended(control);
     set_current_control(control->parent);
+    // The switch moves the fiber's exception state into `self`, if it has some (and gives the
+    // thread the resumer's): the flag sends the next resume out of line to take it back, as
+    // leave_fiber() does.
+    if (thread_has_exception_state(thread_exception_state())) [[unlikely]]
+        control->resume_flags = saved_exceptions_flag;
     switch_context(control->self, *control->resumer, nullptr);
 }
 

@@ -617,3 +617,45 @@ TEST_CASE("generator: raise() and close() reach a body parked in a nested yield,
     CHECK(g.done());
     CHECK(unwound == 1);
 }
+
+TEST_CASE("generator: a yield inside a catch block keeps each side's exception") {
+    // The inline resume and yield move exception state only when the thread has some: here the
+    // body has some at every other yield and the consumer at every third resume.
+    auto message = [] {
+        try {
+            if (auto e = std::current_exception()) std::rethrow_exception(e);
+        } catch (const std::exception& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    spindle::generator<std::string> g([&](spindle::yielder<std::string>& yield) {
+        for (int i = 0;; ++i) {
+            if (i % 2 == 0) {
+                yield(message());
+            } else {
+                try {
+                    throw std::runtime_error("body " + std::to_string(i));
+                } catch (...) {
+                    yield(message());
+                    CHECK(message() == "body " + std::to_string(i));
+                }
+            }
+        }
+    });
+    for (int i = 0; i < 12; ++i) {
+        const std::string expected = i % 2 == 0 ? "" : "body " + std::to_string(i);
+        if (i % 3 == 0) {
+            try {
+                throw std::logic_error("consumer " + std::to_string(i));
+            } catch (...) {
+                CHECK(g.next() == expected);
+                CHECK(message() == "consumer " + std::to_string(i));
+            }
+        } else {
+            CHECK(g.next() == expected);
+            CHECK(std::current_exception() == nullptr);
+        }
+    }
+    CHECK(std::uncaught_exceptions() == 0);
+}

@@ -169,6 +169,27 @@ inline void swap_exception_state(context_record& from, context_record& to,
 #endif
 }
 
+// thread_has_exception_state() tells whether the thread's C++ exception state is other than
+// empty: an exception caught and being handled, or one unwinding the stack.
+inline bool thread_has_exception_state(const exception_state* thread_state) noexcept {
+    std::uint64_t words[2];
+    __builtin_memcpy(words, thread_state, sizeof words);
+    return (words[0] | words[1]) != 0;
+}
+
+// take_back_exception_state() is the end of a switch whose other side left the exception state
+// in `record` (a fiber's suspension that had none of its own to hand over, see
+// fiber_control.hpp): the state saved there becomes the thread's again.
+inline void take_back_exception_state(context_record& record,
+                                      exception_state* thread_state) noexcept {
+    std::uint64_t words[2];
+    __builtin_memcpy(words, &record.exceptions, sizeof words);
+    if ((words[0] | words[1]) != 0) [[unlikely]] {
+        __builtin_memcpy(thread_state, words, sizeof words);
+        record.exceptions = exception_state{};
+    }
+}
+
 // switch_context_unannotated() leaves the running context (saved into `from`) for `to`, with
 // the exception state following each context. The library's switch_context() adds the
 // sanitizer annotations around it when built with them.
@@ -178,12 +199,10 @@ inline void* switch_context_unannotated(context_record& from, context_record& to
     return jump(from, to, arg);
 }
 
-// leave_context_unannotated() is switch_context_unannotated() to a context that ignores the
-// argument and whose answer the leaving side ignores (a suspension): with the inline switch no
-// register is set for it.
-inline void leave_context_unannotated(context_record& from, context_record& to,
-                                      exception_state* thread_state) noexcept {
-    swap_exception_state(from, to, thread_state);
+// jump_without_argument() is jump() to a context that ignores the argument, whose answer the
+// leaving side ignores too (a suspension): with the inline switch no register is set for it.
+// The exception state is the caller's business.
+inline void jump_without_argument(context_record& from, context_record& to) noexcept {
 #if SPINDLE_CONTEXT_INLINE
     jump_context(&from, &to);
 #else
