@@ -85,11 +85,27 @@ fiber_control* create_fiber(const stack_options& options, std::size_t body_size,
                             fp_control fp = fp_control::thread);
 void abandon_fiber(fiber_control* control) noexcept;
 inline void* body_storage(fiber_control* control) noexcept { return control->body; }
+
+/// create_fiber_with() makes a fiber whose body object, of type Body, is constructed from `args`
+/// in the room at the top of its stack, and gives the stack back if that construction throws.
+template <class Body, class... Args>
+fiber_control* create_fiber_with(const stack_options& options, fp_control fp,
+                                 const body_operations& operations, Args&&... args) {
+    fiber_control* control = create_fiber(options, sizeof(Body), alignof(Body), operations, fp);
+    try {
+        ::new (body_storage(control)) Body(std::forward<Args>(args)...);
+    } catch (...) {
+        abandon_fiber(control);
+        throw;
+    }
+    return control;
+}
 inline void set_owner(fiber_control* control, fiber* owner) noexcept { control->owner = owner; }
 
 // The out-of-line ends of resume() and suspend(): misuse, rethrowing, and the annotated switch.
 // resume_slow() takes what resume_gate() sends off the inline path: it throws fiber_error for a
-// fiber that cannot be resumed, and resumes one with its own FP control state.
+// fiber that cannot be resumed, and resumes out of line one with its own FP control state or
+// with saved exception state (resume_flags).
 void resume_slow(fiber_control* control);
 [[noreturn]] void rethrow_escaped(fiber_control* control);
 [[noreturn]] void refuse_suspend(const fiber_control* control);
@@ -131,14 +147,8 @@ public:
                  std::invocable<std::decay_t<F>&>)
     explicit fiber(F&& body, stack_options options = {}, fp_control fp = fp_control::thread) {
         using Body = std::decay_t<F>;
-        control_ = detail::create_fiber(options, sizeof(Body), alignof(Body),
-                                        detail::body_operations_for<Body>, fp);
-        try {
-            ::new (detail::body_storage(control_)) Body(std::forward<F>(body));
-        } catch (...) {
-            detail::abandon_fiber(std::exchange(control_, nullptr));
-            throw;
-        }
+        control_ = detail::create_fiber_with<Body>(options, fp, detail::body_operations_for<Body>,
+                                                   std::forward<F>(body));
         detail::set_owner(control_, this);
     }
 

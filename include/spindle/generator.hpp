@@ -237,16 +237,9 @@ public:
                   std::convertible_to<std::invoke_result_t<std::decay_t<F>&, yielder<Y, S>&>, R>))
     explicit generator(F&& body, stack_options options = {}, fp_control fp = fp_control::thread) {
         using frame_type = detail::generator_frame<Y, S, R, std::decay_t<F>>;
-        detail::fiber_control* control =
-            detail::create_fiber(options, sizeof(frame_type), alignof(frame_type),
-                                 frame_operations<std::decay_t<F>>, fp);
-        frame_type* frame;
-        try {
-            frame = ::new (detail::body_storage(control)) frame_type(std::forward<F>(body));
-        } catch (...) {
-            detail::abandon_fiber(control);
-            throw;
-        }
+        detail::fiber_control* control = detail::create_fiber_with<frame_type>(
+            options, fp, frame_operations<std::decay_t<F>>, std::forward<F>(body));
+        auto* frame = static_cast<frame_type*>(detail::body_storage(control));
         detail::fiber_access::adopt(frame->state.body, control);
         state_ = &frame->state;
         detail::label_generator_body(*state_);

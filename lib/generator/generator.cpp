@@ -72,7 +72,7 @@ void resume_generator_slow(generator_core& core) {
     if (core.finished) return;  // next() at the end: nothing to run
     fiber_control* control = fiber_access::control(core.body);
     if (control->state == fiber_state::running) refuse_running_generator(core);
-    resume_slow(control);  // its own FP state
+    resume_slow(control);  // its own FP state, or saved exception state
 }
 
 void generator_stopped(generator_core& core) {

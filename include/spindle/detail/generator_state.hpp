@@ -133,8 +133,8 @@ inline constinit not_a_parameter<0> no_object;
 [[noreturn]] void refuse_running_generator(const generator_core& core);
 
 // resume_generator_slow() takes what resume_gate() sends off the inline path: it leaves a
-// finished generator alone, refuses a running one, and resumes one whose body keeps its own FP
-// control state (rethrowing what escapes the body).
+// finished generator alone, refuses a running one, and resumes out of line one whose body keeps
+// its own FP control state or saved exception state (rethrowing what escapes the body).
 void resume_generator_slow(generator_core& core);
 
 // generator_stopped() is the end of a resume after which the body did not stop at a yield: it
