@@ -49,6 +49,12 @@ public:
         return true;
     }
 
+    // count() is how many blocks class `key` holds.
+    std::size_t count(const Key& key) noexcept {
+        const size_class* c = find(key);
+        return c ? c->count : 0;
+    }
+
     // drain() takes every cached block out and hands each to free_block(Block*); it tells
     // whether there was any.
     template <class Free>

@@ -158,6 +158,13 @@ void unmap_stack(const stack_memory& stack) noexcept {
     if (stack.guarded) give_back_guard_budget();
 }
 
+bool drop_stack_pages(const stack_memory& stack, std::size_t keep_top) noexcept {
+    std::byte* const low = stack.usable_bottom() + (stack.guarded ? 0 : page_size());
+    std::byte* const high = stack.top() - keep_top;
+    if (high <= low) return true;
+    return ::madvise(low, static_cast<std::size_t>(high - low), MADV_DONTNEED) == 0;
+}
+
 void refuse_stack_size(const stack_options& options, std::size_t top_reserve) {
     if (options.size < minimum_stack_size)
         throw fiber_error("spindle: a stack of " + std::to_string(options.size) +

@@ -47,6 +47,11 @@ bool guard_budget_left(stack_guard guard) noexcept;
 stack_memory map_stack(std::size_t writable, stack_guard guard);
 // unmap_stack() returns a stack to the system.
 void unmap_stack(const stack_memory& stack) noexcept;
+// drop_stack_pages() gives the memory of a kept stack back to the system, all but its top
+// `keep_top` bytes (and, unguarded, the bottom page with its canary), with one madvise: the
+// mapping and its guard stay, and the pages read as zeros when touched again. Returns false
+// when the system refused (the stack keeps its pages).
+bool drop_stack_pages(const stack_memory& stack, std::size_t keep_top) noexcept;
 
 // stack_canary_value is the word planted at the bottom of an unguarded stack ("SPINDLE!").
 inline constexpr std::uint64_t stack_canary_value = 0x5350494e444c4521ull;

@@ -29,6 +29,7 @@ struct stack_pool_statistics {
     std::uint64_t reused = 0;    // stacks served from the pool
     std::uint64_t cached = 0;    // stacks in the pool right now
     std::uint64_t trimmed = 0;   // times the pool gave all its stacks back to retry a mapping
+    std::uint64_t dropped = 0;   // stacks kept with their memory given back (madvise)
 };
 stack_pool_statistics stack_pool_stats() noexcept;
 
