@@ -211,9 +211,10 @@ inline void resume_checked_fiber(fiber_control* control) {
 
 /// suspend_checked_fiber() is suspend() after its misuse checks (the control is the running
 /// fiber, not a task).
-inline void suspend_checked_fiber(fiber_control* control) {
+inline void suspend_checked_fiber(fiber_control* control,
+                                  [[maybe_unused]] thread_switch_state& thread) {
 #if SPINDLE_INLINE_FIBER_SWITCH
-    leave_fiber(control);
+    leave_fiber(control, thread);
 #else
     suspend_annotated(control);
 #endif
@@ -239,10 +240,11 @@ inline void fiber::resume() {
 }
 
 inline void fiber::suspend() {
-    detail::fiber_control* control = detail::current_control();
+    detail::thread_switch_state& thread = detail::switch_state();
+    detail::fiber_control* control = thread.innermost;
     if (!control || !control->owner) [[unlikely]]
         detail::refuse_suspend(control);
-    detail::suspend_checked_fiber(control);
+    detail::suspend_checked_fiber(control, thread);
 }
 
 inline bool fiber::done() const noexcept {

@@ -139,27 +139,29 @@ private:
         : channel_(&channel), control_(detail::fiber_access::control(channel.body)) {}
 
     /// body_control() is the generator's body fiber, after checking that it is the one running
-    /// (a yielder called from another fiber is refused).
-    detail::fiber_control* body_control() const {
+    /// on `thread` (a yielder called from another fiber is refused).
+    detail::fiber_control* body_control(detail::thread_switch_state& thread) const {
         detail::fiber_control* control = control_;
-        if (detail::current_control() != control) [[unlikely]]
+        if (thread.innermost != control) [[unlikely]]
             detail::throw_generator_error(detail::generator_misuse::yield_outside_body);
         return control;
     }
 
-    void check_inside_body() const { (void)body_control(); }
+    void check_inside_body() const { (void)body_control(detail::switch_state()); }
 
     result_type suspend_with(detail::yielded_object<Y>* object) {
-        return suspend_unchecked(object, body_control());
+        detail::thread_switch_state& thread = detail::switch_state();
+        return suspend_unchecked(object, body_control(thread), thread);
     }
 
     result_type suspend_unchecked(detail::yielded_object<Y>* object,
-                                  detail::fiber_control* control) {
+                                  detail::fiber_control* control,
+                                  [[maybe_unused]] detail::thread_switch_state& thread) {
         detail::generator_channel<Y, S>& channel = *channel_;
         channel.yielded = object;
         // Inside the body (checked on the way in), so the fiber layer's checks would repeat.
 #if SPINDLE_INLINE_FIBER_SWITCH
-        detail::leave_fiber(control);
+        detail::leave_fiber(control, thread);
 #else
         detail::suspend_annotated(control);
 #endif
@@ -181,9 +183,10 @@ private:
             try {
                 // When the yield types differ, the conversion makes a temporary that lives
                 // until this yield returns; when they match, sub's object is passed on.
-                if constexpr (std::is_void_v<Y>)
-                    suspend_unchecked(&detail::no_object, body_control());
-                else if constexpr (std::is_void_v<S>)
+                if constexpr (std::is_void_v<Y>) {
+                    detail::thread_switch_state& thread = detail::switch_state();
+                    suspend_unchecked(&detail::no_object, body_control(thread), thread);
+                } else if constexpr (std::is_void_v<S>)
                     (*this)(sub.yielded());
                 else
                     sent = (*this)(sub.yielded());

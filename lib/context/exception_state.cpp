@@ -20,7 +20,7 @@ void set_first_switch_hook(void (*hook)() noexcept) noexcept {
 
 exception_state* fetch_thread_exception_state() noexcept {
     if (auto* hook = first_switch_hook.load(std::memory_order_acquire)) hook();
-    return cached_thread_exception_state =
+    return switch_state().exceptions =
                reinterpret_cast<exception_state*>(abi::__cxa_get_globals());
 }
 

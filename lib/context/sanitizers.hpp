@@ -107,14 +107,20 @@ inline bool tsan_runtime() noexcept {
 }
 
 // The context a switch left, so the arriving side can record the bounds of its stack.
-inline thread_local sanitizer_context* asan_switched_from = nullptr;
+// Defined in lib/context/thread_locals.cpp; read through asan_switched_from_slot(), because the
+// arriving side reads it after a switch, maybe on another thread than the one that left.
+extern thread_local sanitizer_context* asan_switched_from
+    SPINDLE_THREAD_LOCAL_SYMBOL("spindle_asan_switched_from");
+inline sanitizer_context*& asan_switched_from_slot() noexcept {
+    return *SPINDLE_THREAD_LOCAL_ADDRESS(sanitizer_context*, "spindle_asan_switched_from");
+}
 
 // before_switch() runs on the leaving side. `leaving_for_good` says the leaving context will
 // never run again (a finished fiber), so its fake stack can go.
 inline void before_switch(sanitizer_context& from, sanitizer_context& to,
                           bool leaving_for_good) noexcept {
     if (asan_runtime()) {
-        asan_switched_from = &from;
+        asan_switched_from_slot() = &from;
         __sanitizer_start_switch_fiber(leaving_for_good ? nullptr : &from.fake_stack,
                                        to.stack_bottom, to.stack_size);
     }
@@ -127,7 +133,7 @@ inline void before_switch(sanitizer_context& from, sanitizer_context& to,
 // after_switch() runs first thing on the arriving side.
 inline void after_switch(sanitizer_context& self) noexcept {
     if (asan_runtime()) {
-        sanitizer_context* from = asan_switched_from;
+        sanitizer_context* from = asan_switched_from_slot();
         __sanitizer_finish_switch_fiber(self.fake_stack, &from->stack_bottom, &from->stack_size);
     }
 }

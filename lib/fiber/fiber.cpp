@@ -10,6 +10,7 @@
 
 namespace spindle {
 namespace detail {
+
 namespace {
 
 std::atomic<std::uint64_t> next_fiber_id_block{0};

@@ -2,6 +2,7 @@
 
 #include "io/descriptor_table.hpp"
 
+#include "io/thread_errno.hpp"
 #include "scheduler/worker.hpp"
 
 #include <spindle/io.hpp>
@@ -40,7 +41,7 @@ wake_outcome park_on(descriptor& d, io_direction dir, clock::time_point deadline
     // The waiting side counts itself out, whichever way the wait ends; the worker is read again
     // after the switch (the task may have moved to another).
     struct outside_wait_scope {
-        ~outside_wait_scope() { detail::this_worker->end_outside_wait(); }
+        ~outside_wait_scope() { detail::this_worker_slot()->end_outside_wait(); }
     } counted;
     return detail::end_wait(w);
 }
@@ -58,7 +59,7 @@ int poll_milliseconds(clock::time_point deadline) {
 // poll's own failure.
 bool block_until_ready(int fd, io_direction dir, clock::time_point deadline) {
     if (fd < 0) {
-        errno = EBADF;  // poll(2) would skip it and wait for nothing
+        detail::thread_errno() = EBADF;  // poll(2) would skip it and wait for nothing
         return false;
     }
     for (;;) {
@@ -67,17 +68,17 @@ bool block_until_ready(int fd, io_direction dir, clock::time_point deadline) {
         const int n = ::poll(&p, 1, timeout);
         if (n > 0) {
             if (p.revents & POLLNVAL) {
-                errno = EBADF;
+                detail::thread_errno() = EBADF;
                 return false;
             }
             return true;
         }
         if (n == 0) {
             if (poll_milliseconds(deadline) > 0) continue;  // poll's own rounding: not yet due
-            errno = ETIMEDOUT;
+            detail::thread_errno() = ETIMEDOUT;
             return false;
         }
-        if (errno != EINTR) return false;
+        if (detail::thread_errno() != EINTR) return false;
     }
 }
 
@@ -93,8 +94,8 @@ auto perform(int fd, io_direction dir, clock::time_point deadline, const char* w
         for (;;) {
             const auto result = attempt(nullptr);
             if (result >= 0) return result;
-            if (errno == EINTR) continue;
-            if (!would_block(errno)) return result;
+            if (detail::thread_errno() == EINTR) continue;
+            if (!would_block(detail::thread_errno())) return result;
             if (!block_until_ready(fd, dir, deadline)) return -1;
         }
     }
@@ -117,13 +118,13 @@ auto perform(int fd, io_direction dir, clock::time_point deadline, const char* w
                 }
                 return result;
             }
-            if (errno == EINTR) continue;
-            if (!would_block(errno) || d->state != detail::descriptor_state::polled) return result;
+            if (detail::thread_errno() == EINTR) continue;
+            if (!would_block(detail::thread_errno()) || d->state != detail::descriptor_state::polled) return result;
             if (d->edges(dir) != edges) continue;  // it became ready meanwhile: no event will come
         }
         switch (park_on(*d, dir, deadline, what)) {
-        case wake_outcome::timed_out: errno = ETIMEDOUT; return -1;
-        case wake_outcome::closed: errno = EBADF; return -1;
+        case wake_outcome::timed_out: detail::thread_errno() = ETIMEDOUT; return -1;
+        case wake_outcome::closed: detail::thread_errno() = EBADF; return -1;
         default: break;
         }
     }
@@ -142,7 +143,7 @@ int wait_ready(int fd, io_direction dir, clock::time_point deadline, const char*
     detail::worker* w = detail::task_worker();
     if (!w) {
         if (block_until_ready(fd, dir, deadline)) return 1;
-        return errno == ETIMEDOUT ? 0 : -1;
+        return detail::thread_errno() == ETIMEDOUT ? 0 : -1;
     }
     descriptor* d = detail::table_of(*w).attach(fd);
     if (!d) return -1;
@@ -155,17 +156,17 @@ int wait_ready(int fd, io_direction dir, clock::time_point deadline, const char*
         const int n = ::poll(&p, 1, 0);
         if (n > 0) {
             if (p.revents & POLLNVAL) {
-                errno = EBADF;
+                detail::thread_errno() = EBADF;
                 return -1;
             }
             return 1;
         }
-        if (n < 0 && errno != EINTR) return -1;
+        if (n < 0 && detail::thread_errno() != EINTR) return -1;
         if (d->state != detail::descriptor_state::polled) return 1;
         if (d->edges(dir) != edges) continue;
         switch (park_on(*d, dir, deadline, what)) {
         case wake_outcome::timed_out: return 0;
-        case wake_outcome::closed: errno = EBADF; return -1;
+        case wake_outcome::closed: detail::thread_errno() = EBADF; return -1;
         default: break;
         }
     }
@@ -173,7 +174,7 @@ int wait_ready(int fd, io_direction dir, clock::time_point deadline, const char*
 
 void wait_or_throw(int fd, io_direction dir, const char* what) {
     if (wait_ready(fd, dir, no_deadline, what) < 0)
-        throw std::system_error(errno, std::generic_category(),
+        throw std::system_error(detail::thread_errno(), std::generic_category(),
                                 std::string("spindle::") + what + " on descriptor " +
                                     std::to_string(fd));
 }
@@ -181,7 +182,7 @@ void wait_or_throw(int fd, io_direction dir, const char* what) {
 bool wait_or_throw(int fd, io_direction dir, clock::time_point deadline, const char* what) {
     const int ready = wait_ready(fd, dir, deadline, what);
     if (ready < 0)
-        throw std::system_error(errno, std::generic_category(),
+        throw std::system_error(detail::thread_errno(), std::generic_category(),
                                 std::string("spindle::") + what + " on descriptor " +
                                     std::to_string(fd));
     return ready == 1;
@@ -199,11 +200,11 @@ int connect_until(int fd, const sockaddr* address, socklen_t length, clock::time
     if (::connect(fd, address, length) == 0) return 0;
     // EINTR: the connection goes on in the background, as after EINPROGRESS; EALREADY: an
     // earlier connect (one that timed out) is still going on. Either way, wait for its end.
-    if (errno != EINPROGRESS && errno != EINTR && errno != EALREADY) return -1;
+    if (detail::thread_errno() != EINPROGRESS && detail::thread_errno() != EINTR && detail::thread_errno() != EALREADY) return -1;
     for (;;) {
         const int ready = wait_ready(fd, io_direction::write, deadline, "io::connect");
         if (ready == 0) {
-            errno = ETIMEDOUT;
+            detail::thread_errno() = ETIMEDOUT;
             return -1;
         }
         if (ready < 0) return -1;
@@ -216,10 +217,10 @@ int connect_until(int fd, const sockaddr* address, socklen_t length, clock::time
             sockaddr_storage peer;
             socklen_t peer_length = sizeof peer;
             if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) return 0;
-            if (errno != ENOTCONN) return -1;
+            if (detail::thread_errno() != ENOTCONN) return -1;
             continue;
         }
-        errno = error;
+        detail::thread_errno() = error;
         return -1;
     }
 }
@@ -299,9 +300,9 @@ int accept(int listen_fd, sockaddr* address, socklen_t* address_length,
         detail::descriptor_table& table = detail::table_of(*w);
         if (const descriptor* listening = table.find(listen_fd))
             if (!table.attach_accepted(fd, *listening)) {
-                const int error = errno;
+                const int error = detail::thread_errno();
                 ::close(fd);
-                errno = error;
+                detail::thread_errno() = error;
                 return -1;
             }
     }

@@ -38,7 +38,7 @@ poller& scheduler_core::the_poller() {
 }
 
 void scheduler_core::run(task_record* until) {
-    if (this_worker)
+    if (this_worker_slot())
         throw fiber_error(
             "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
             "this thread); spawn a task instead");
@@ -84,7 +84,7 @@ std::string scheduler_core::describe_deadlock() const {
 
 void scheduler_core::teardown() noexcept {
     if (live_count == 0) return;
-    if (this_worker == &main_worker)
+    if (this_worker_slot() == &main_worker)
         stop_process("a scheduler was destroyed by one of its own tasks");
     for (int round = 0; live_count > 0; ++round) {
         if (round == teardown_rounds) stop_process(describe_stuck_teardown().c_str());

@@ -12,6 +12,9 @@
 #include <utility>
 
 namespace spindle::detail {
+
+constinit thread_local worker* this_worker = nullptr;
+
 namespace {
 
 // task_entry is the body of every task's fiber: it runs the payload and then reports the end.
@@ -50,14 +53,14 @@ worker::worker(scheduler_core& core) noexcept
 }
 
 void worker::enter() noexcept {
-    this_worker = this;
+    this_worker_slot() = this;
     loop_control_ = current_control();
     // The state every task with its own starts from, and the run loop's own.
     if (tasks_own_fp_) save_fp_control(loop_);
     if (trace_) trace_->bind_thread();
 }
 
-void worker::leave() noexcept { this_worker = nullptr; }
+void worker::leave() noexcept { this_worker_slot() = nullptr; }
 
 void worker::run_loop() {
     using time_point = std::chrono::steady_clock::time_point;

@@ -191,6 +191,9 @@ private:
     void idle_until(std::chrono::steady_clock::time_point deadline);
     void poll_while_busy() noexcept;
     void reap() noexcept;
+    // reap_after_switch() is the arriving side's one duty after a switch: the thread's worker
+    // (this_worker_slot(), read afresh) gives back the stack of a task that finished.
+    [[gnu::always_inline]] static inline void reap_after_switch() noexcept;
     // hand_over() notes that the thread passes from task `from` to task `to` (nullptr: the run
     // loop). Counting the switch and testing for a trace are one decrement and its branch:
     // countdown_ reaches zero after 2^64 - 1 switches without a trace, after every one with.
@@ -242,19 +245,24 @@ private:
 inline constexpr unsigned busy_poll_interval = 64;
 
 // this_worker is the worker running on this thread, or nullptr outside scheduler::run().
-constinit inline thread_local worker* this_worker = nullptr;
+// Defined in worker.cpp, read and written only through this_worker_slot(): code after a switch
+// may run on another thread than before it (spindle/detail/thread_locals.hpp).
+extern thread_local worker* this_worker SPINDLE_THREAD_LOCAL_SYMBOL("spindle_this_worker");
+inline worker*& this_worker_slot() noexcept {
+    return *SPINDLE_THREAD_LOCAL_ADDRESS(worker*, "spindle_this_worker");
+}
 
 // task_worker() is this thread's worker while it runs a task (w->running()), else nullptr: the
 // one read of the thread-local for code that needs both the task and its worker.
 inline worker* task_worker() noexcept {
-    worker* w = this_worker;
+    worker* w = this_worker_slot();
     return w && w->running() ? w : nullptr;
 }
 
 // running_task() is the task running on this thread, or nullptr (outside scheduler::run(), or
 // in its run loop).
 inline task_record* running_task() noexcept {
-    worker* w = this_worker;
+    worker* w = this_worker_slot();
     return w ? w->running() : nullptr;
 }
 
@@ -314,6 +322,11 @@ private:
     }
 };
 
+void worker::reap_after_switch() noexcept {
+    worker* const here = this_worker_slot();
+    if (here->finished_) [[unlikely]] here->reap();
+}
+
 void worker::switch_to(task_record* self, task_record* next) noexcept {
     // The leaving side makes the arriving one's innermost fiber current (after the switch the
     // arriving side uses nothing it had before it): its own fiber when it has not started, else
@@ -334,8 +347,9 @@ void worker::switch_to(task_record* self, task_record* next) noexcept {
         switch_context(from, next->park, nullptr);
     }
     // Back here: whoever switched to `from` may have been a task that finished; its stack can
-    // go now that nothing runs on it.
-    if (finished_) [[unlikely]] reap();
+    // go now that nothing runs on it. Back maybe on another thread, whose worker that is: read
+    // afresh, not `this` (the leaving side has done its bookkeeping before the switch).
+    reap_after_switch();
 }
 
 void worker::suspend_to(task_record* self, task_record* next) noexcept {
@@ -347,7 +361,7 @@ void worker::suspend_to(task_record* self, task_record* next) noexcept {
         self->park_control = current_control();
         set_current_control(loop_control_);
         switch_context(self->park, loop_, nullptr);
-        if (finished_) [[unlikely]] reap();
+        reap_after_switch();
     }
 }
 

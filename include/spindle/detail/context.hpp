@@ -3,6 +3,7 @@
 // fiber::resume() and fiber::suspend() inline the switch (the hot path of every generator).
 
 #include <spindle/detail/config.hpp>
+#include <spindle/detail/thread_locals.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -49,18 +50,38 @@ static_assert(sizeof(exception_state) == 16);
 
 // fetch_thread_exception_state() finds this thread's runtime state (once per thread).
 exception_state* fetch_thread_exception_state() noexcept;
-constinit inline thread_local exception_state* cached_thread_exception_state = nullptr;
+struct fiber_control;  // the fiber layer's; this layer only keeps the pointer for it
 
-inline exception_state* thread_exception_state() noexcept {
-    exception_state* state = cached_thread_exception_state;
+// thread_switch_state is what the switch paths read of their thread. One thread-local, so that
+// a switch finds it afresh (thread_locals.hpp) once, not once per field.
+struct thread_switch_state {
+    exception_state* exceptions = nullptr;  // this thread's runtime state, once fetched
+    fiber_control* innermost = nullptr;     // the innermost running fiber (the fiber layer's)
+};
+
+// this_thread_switch_state is defined in lib/context/thread_locals.cpp and reached only through
+// switch_state(): code after a switch may run on another thread than before it.
+extern thread_local thread_switch_state this_thread_switch_state
+    SPINDLE_THREAD_LOCAL_SYMBOL("spindle_this_thread_switch_state");
+
+// switch_state() is this thread's thread_switch_state, its address found afresh.
+inline thread_switch_state& switch_state() noexcept {
+    return *SPINDLE_THREAD_LOCAL_ADDRESS(thread_switch_state, "spindle_this_thread_switch_state");
+}
+
+inline exception_state* thread_exception_state(thread_switch_state& thread) noexcept {
+    exception_state* state = thread.exceptions;
     if (!state) [[unlikely]] state = fetch_thread_exception_state();
     return state;
+}
+inline exception_state* thread_exception_state() noexcept {
+    return thread_exception_state(switch_state());
 }
 
 // known_thread_exception_state() skips the check: a context that is leaving was entered by a
 // switch on this thread, which fetched the state already.
-inline exception_state* known_thread_exception_state() noexcept {
-    return cached_thread_exception_state;
+inline exception_state* known_thread_exception_state(thread_switch_state& thread) noexcept {
+    return thread.exceptions;
 }
 
 // sanitizer_context is what AddressSanitizer, ThreadSanitizer and Valgrind need to know of a

@@ -108,11 +108,13 @@ inline void mark_suspended(fiber_control* control) noexcept {
 // and the sanitizers' annotations when the library is built with them.
 void resume_annotated(fiber_control* control) noexcept;
 
-// innermost_control is the innermost running fiber on this thread (a task's own included).
-constinit inline thread_local fiber_control* innermost_control = nullptr;
-
-inline fiber_control* current_control() noexcept { return innermost_control; }
-inline void set_current_control(fiber_control* control) noexcept { innermost_control = control; }
+// current_control() is the innermost running fiber on this thread (a task's own included),
+// kept in the thread's switch_state() (read afresh: code after a switch may be on another
+// thread); set_current_control() changes it.
+inline fiber_control* current_control() noexcept { return switch_state().innermost; }
+inline void set_current_control(fiber_control* control) noexcept {
+    switch_state().innermost = control;
+}
 
 // The exception state on the inline paths. The generic switch (switch_context) hands the C++
 // exception state over by testing both sides (swap_exception_state()). Between a fiber and its
@@ -132,27 +134,29 @@ inline void enter_fiber(fiber_control* control) noexcept {
     SPINDLE_ASSERT(control->state <= fiber_state::suspended && !control->resume_flags,
                    "a fiber entered inline while not resumable there");
     SPINDLE_ASSERT(control->resumer == &control->caller, "a hosted fiber entered as a plain one");
-    exception_state* const thread_state = thread_exception_state();
+    thread_switch_state& thread = switch_state();
+    exception_state* const thread_state = thread_exception_state(thread);
     if (thread_has_exception_state(thread_state)) [[unlikely]]
         return resume_annotated(control);
     // Stored only when it changes (a consumer resumes the same generator from the same place
     // again and again): an unconditional store made the innermost-fiber pointer and `parent` one
     // chain through memory across each round trip, the suspension's load of `parent` waiting for
-    // this store and this load of innermost_control for the suspension's store.
-    fiber_control* const parent = innermost_control;
+    // this store and this load of the innermost fiber for the suspension's store.
+    fiber_control* const parent = thread.innermost;
     if (control->parent != parent) control->parent = parent;
     control->state = fiber_state::running;
-    innermost_control = control;
+    thread.innermost = control;
     jump(control->caller, control->self, control);
 }
 
-// leave_fiber() suspends the running fiber back to whoever resumed it.
-inline void leave_fiber(fiber_control* control) noexcept {
-    SPINDLE_ASSERT(control->state == fiber_state::running && innermost_control == control,
+// leave_fiber() suspends the running fiber back to whoever resumed it; `thread` is the thread's
+// switch_state(), which the caller found to check that the fiber is the running one.
+inline void leave_fiber(fiber_control* control, thread_switch_state& thread) noexcept {
+    SPINDLE_ASSERT(control->state == fiber_state::running && thread.innermost == control,
                    "a fiber suspended while not the running one");
     mark_suspended(control);
-    innermost_control = control->parent;
-    exception_state* const thread_state = known_thread_exception_state();
+    thread.innermost = control->parent;
+    exception_state* const thread_state = known_thread_exception_state(thread);
     if (thread_has_exception_state(thread_state)) [[unlikely]] {
         move_exception_state_rarely(control->self, *control->resumer, thread_state);
         control->resume_flags = saved_exceptions_flag;
