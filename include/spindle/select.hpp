@@ -76,8 +76,10 @@ struct channel_access {
 struct selector;
 
 // random_below() is a number in [0, n) from a per-thread xorshift generator: cheap, and enough to
-// make every ready case as likely as the others.
-inline std::size_t random_below(std::size_t n) noexcept {
+// make every ready case as likely as the others. Out of line: inlined into a select() that waits
+// and tries again, the generator's address could be kept from before the wait (another thread's,
+// by then; spindle/detail/thread_locals.hpp).
+[[gnu::noinline]] inline std::size_t random_below(std::size_t n) noexcept {
     thread_local std::uint64_t state = 0x9e3779b97f4a7c15u;
     state ^= state << 13;
     state ^= state >> 7;
