@@ -8,6 +8,7 @@
 
 #include <spindle/detail/config.hpp>
 #include <spindle/detail/deadline.hpp>
+#include <spindle/detail/remote_job.hpp>
 #include <spindle/detail/task.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/fiber.hpp>
@@ -19,6 +20,8 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <future>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string_view>
@@ -228,6 +231,8 @@ private:
     detail::task_record* record_ = nullptr;
 };
 
+class scheduler_handle;
+
 /// scheduler runs tasks, each on a fiber of its own, taking turns on the thread that calls run().
 class scheduler {
 public:
@@ -290,12 +295,86 @@ public:
     /// fiber_error when called while the scheduler runs (from one of its tasks).
     void cancel_pending();
 
+    /// submit() runs fn() in a new task of this scheduler and returns the future of its result
+    /// (asyncio's run_coroutine_threadsafe, marl's schedule()). Callable from any thread, also
+    /// while run() runs on another: the task starts on the scheduler's thread at its next turn,
+    /// or in the next run() when none runs. An exception fn() throws (cancelled, when the
+    /// scheduler is destroyed first) comes out of the future's get(); a function that never got
+    /// to run (the scheduler destroyed before) leaves a broken promise. A run() that has no task
+    /// left may return before the function runs; keep_open() prevents that. std::bad_alloc when
+    /// the function cannot be queued.
+    template <class F>
+        requires detail::task_function<F>
+    auto submit(F&& fn) -> std::future<detail::task_result_t<F>> {
+        return detail::queue_submitted(std::forward<F>(fn), [this](detail::remote_job* job) {
+            detail::submit_job(core_, job);
+        });
+    }
+    /// keep_open() returns a handle that holds the scheduler open for other threads (see
+    /// scheduler_handle); from any thread.
+    scheduler_handle keep_open();
+
 private:
     void run_until_complete_record(detail::task_record* task);
 
     friend struct detail::scheduler_access;
     detail::scheduler_core* core_;
 };
+
+/// scheduler_handle is how threads other than a scheduler's own hand it work. While a handle
+/// lives, the scheduler is held open: its run() does not return when its tasks have finished,
+/// nor report a deadlock while they wait, but waits for work submitted through a handle or
+/// scheduler::submit() (as an io_context with a work guard does). release() or the destructor
+/// lets go, and a run() with nothing left to do then returns (or reports its deadlock). Made by
+/// scheduler::keep_open(); move-only. Its operations are safe from any thread, and it may
+/// outlive the scheduler: submit() then throws fiber_error.
+class scheduler_handle {
+public:
+    /// scheduler_handle() is an empty handle, holding nothing open.
+    scheduler_handle() noexcept = default;
+    /// scheduler_handle(other) takes over what `other` held open; `other` is empty afterwards.
+    scheduler_handle(scheduler_handle&& other) noexcept
+        : link_(std::exchange(other.link_, nullptr)) {}
+    /// operator=(other) lets go of what this handle held and takes over what `other` held.
+    scheduler_handle& operator=(scheduler_handle&& other) noexcept {
+        if (this != &other) {
+            release();
+            link_ = std::exchange(other.link_, nullptr);
+        }
+        return *this;
+    }
+    /// ~scheduler_handle() lets go of the scheduler, as release() does.
+    ~scheduler_handle() { release(); }
+
+    /// submit() is scheduler::submit() through the handle. fiber_error for an empty handle, or
+    /// once the scheduler has been destroyed (fn then never runs).
+    template <class F>
+        requires detail::task_function<F>
+    auto submit(F&& fn) -> std::future<detail::task_result_t<F>> {
+        return detail::queue_submitted(std::forward<F>(fn), [this](detail::remote_job* job) {
+            detail::submit_through(link_, job);
+        });
+    }
+    /// release() lets go of the scheduler (waking its run() to see whether it is done); the
+    /// handle is empty afterwards. Nothing happens for an empty handle.
+    void release() noexcept;
+    /// operator bool() tells whether the handle holds a scheduler open.
+    explicit operator bool() const noexcept { return link_ != nullptr; }
+
+private:
+    friend class scheduler;
+    explicit scheduler_handle(detail::handle_link* link) noexcept : link_(link) {}
+    detail::handle_link* link_ = nullptr;
+};
+
+namespace detail {
+
+template <class F>
+void spawn_detached(scheduler_core* core, F&& function) {
+    (void)spawn_on(core, {}, std::forward<F>(function), spawn_site{});  // dropped: detached
+}
+
+}  // namespace detail
 
 /// run() is asyncio.run: it makes a scheduler and runs fn as its first task (named "main"). When
 /// fn returns or throws, the tasks still unfinished (detached ones, a heartbeat that never ends)

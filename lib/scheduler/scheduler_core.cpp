@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 namespace spindle {
@@ -42,9 +43,12 @@ void scheduler_core::run(task_record* until) {
         throw fiber_error(
             "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
             "this thread); spawn a task instead");
+    if (running.exchange(true, std::memory_order_acq_rel))
+        throw fiber_error(
+            "spindle: scheduler::run() called while it runs on another thread; hand that thread "
+            "work with submit() or a scheduler_handle instead");
     main_worker.enter();
     runner = ::pthread_self();
-    running.store(true, std::memory_order_release);
     // When run() ends no task waits any more: the poller goes, with its registrations, so that
     // descriptors closed since then cannot leave stale ones behind for the next run().
     struct leave_on_exit {
@@ -137,12 +141,21 @@ scheduler::scheduler(scheduler_options options) {
         throw fiber_error(
             "spindle: scheduler_options::threads > 1 (worker threads that steal tasks from each "
             "other) is not supported yet; use threads = 1");
-    core_ = new detail::scheduler_core(options);
+    auto core = std::make_unique<detail::scheduler_core>(options);
+    core->link = detail::make_handle_link(core.get());
+    core_ = core.release();
     detail::register_scheduler(core_);
 }
 
 scheduler::~scheduler() {
+    if (core_->running.load(std::memory_order_acquire) &&
+        detail::this_worker_slot() != &core_->main_worker)
+        detail::stop_process("a scheduler was destroyed while its run() runs on another thread");
+    // Handles see the scheduler gone before anything else goes; submitted work that started
+    // is cancelled with the other tasks, work that never started breaks its promise.
+    detail::detach_handles(core_);
     core_->teardown();
+    detail::discard_jobs(core_);
     detail::unregister_scheduler(core_);
     delete core_;
 }

@@ -76,12 +76,19 @@ void worker::run_loop() {
             set_current_control(loop_control_);
             continue;
         }
-        if (core_.live_count == 0) return;
+        // Jobs submitted since the queue was last looked at are started before run() may end.
+        if (remote_work_.load(std::memory_order_relaxed) != 0) {
+            start_remote_work();
+            continue;
+        }
+        const bool open = held_open();
+        if (core_.live_count == 0 && !open) return;
         // A deadline of time_point::max() (a saturated sleep_for(duration::max())) never
         // passes: tasks that only such a timer could wake are deadlocked, unless something
-        // outside the scheduler (a descriptor, a helper thread) may still wake one of them.
+        // outside the scheduler (a descriptor, a helper thread, a thread with a
+        // scheduler_handle) may still wake one of them.
         const time_point deadline = timers_.empty() ? time_point::max() : timers_.earliest();
-        if (deadline != time_point::max() || outside_waits_ > 0) {
+        if (deadline != time_point::max() || outside_waits_ > 0 || open) {
             idle_until(deadline);
             continue;
         }
@@ -91,15 +98,48 @@ void worker::run_loop() {
 
 void worker::idle_until(std::chrono::steady_clock::time_point deadline) {
     // Nothing is ready. Once the scheduler has a poller, one epoll wait covers the descriptors,
-    // the deadline (its timeout) and other threads' wakes; without one only a timer can change
-    // anything, and the thread sleeps until it is due.
+    // the deadline (its timeout) and other threads' wakes; without one only a timer or another
+    // thread's news (a job submitted, a scheduler_handle let go) can change anything, and the
+    // thread waits on the inbox's condition variable until the deadline. The inbox's lock makes
+    // the news and the going to sleep one or the other: news brought before finds `news` set,
+    // news brought after finds where the worker waits and wakes it there.
+    remote_inbox& inbox = core_.inbox;
+    std::unique_lock<std::mutex> hold(inbox.lock);
+    if (std::exchange(inbox.news, false)) return;
     if (poller* p = core_.poller_if_any()) {
+        inbox.idle_poller = p;
+        hold.unlock();
         dispatches_since_poll_ = 0;
         p->wait_until(*this, deadline);
+        hold.lock();
+        inbox.idle_poller = nullptr;
+        inbox.news = false;  // the loop looks at everything next anyway
         return;
     }
     SPINDLE_ASSERT(outside_waits_ == 0, "a task waits outside the scheduler with no poller");
-    std::this_thread::sleep_until(deadline);
+    const auto has_news = [&inbox] { return inbox.news; };
+    if (deadline == std::chrono::steady_clock::time_point::max())
+        inbox.idle.wait(hold, has_news);
+    else
+        inbox.idle.wait_until(hold, deadline, has_news);
+    inbox.news = false;
+}
+
+void worker::start_remote_work() noexcept {
+    remote_job* jobs;
+    {
+        std::lock_guard<std::mutex> hold(core_.inbox.lock);
+        jobs = core_.inbox.take_jobs();
+        remote_work_.store(0, std::memory_order_relaxed);
+    }
+    while (remote_job* job = jobs) {
+        jobs = job->next;
+        job->start(job, &core_);
+    }
+}
+
+bool worker::held_open() const noexcept {
+    return core_.inbox.open_handles.load(std::memory_order_relaxed) > 0;
 }
 
 void worker::poll_while_busy() noexcept {
@@ -108,6 +148,7 @@ void worker::poll_while_busy() noexcept {
 }
 
 task_record* worker::next_ready_slow() noexcept {
+    if (remote_work_.load(std::memory_order_relaxed) != 0) start_remote_work();
     if (outside_waits_ > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
         poll_while_busy();
     if (!timers_.empty()) expire_timers(std::chrono::steady_clock::now());

@@ -15,6 +15,7 @@
 
 #include "scheduler/poller.hpp"
 #include "scheduler/ready_queue.hpp"
+#include "scheduler/remote_inbox.hpp"
 #include "scheduler/task_record.hpp"
 #include "scheduler/timer_heap.hpp"
 #include "scheduler/trace_recorder.hpp"
@@ -135,6 +136,10 @@ public:
     // hands it one (through `body_task`) or the run loop ends (nullptr).
     task_record* finish_running(task_record* task, task_record*& body_task) noexcept;
 
+    // signal_remote_work() tells the worker that jobs wait in the inbox (under its lock, from
+    // any thread): its next turn takes them.
+    void signal_remote_work() noexcept { remote_work_.store(1, std::memory_order_relaxed); }
+
     // begin_outside_wait() counts a task that waits for the world outside the scheduler (a
     // descriptor, a helper thread); end_outside_wait() when that wait is over. While any is
     // counted, an idle worker waits in the poller instead of reporting a deadlock, and a busy
@@ -164,13 +169,15 @@ private:
     // returns nullptr. Inline, the common case (no timers, no outside waits, a started task) is
     // one test for the rare work, the ring's pop and a test of `started`.
     [[gnu::always_inline]] task_record* next_ready() noexcept {
-        if ((outside_waits_ | timers_.size()) != 0) [[unlikely]] return next_ready_slow();
+        if ((outside_waits_ | timers_.size() |
+             remote_work_.load(std::memory_order_relaxed)) != 0) [[unlikely]]
+            return next_ready_slow();
         task_record* task = ready_.pop_front();
         if (task && !task->started) [[unlikely]] return start_next(task);
         return task;
     }
-    // next_ready_slow() polls and expires timers first; start_next() gives `task`, first in
-    // line, its fiber, or (when none can be had) goes on to the next one.
+    // next_ready_slow() polls, expires timers and starts submitted work first; start_next()
+    // gives `task`, first in line, its fiber, or (when none can be had) goes on to the next one.
     task_record* next_ready_slow() noexcept;
     task_record* start_next(task_record* task) noexcept;
     bool prepare(task_record* task) noexcept;
@@ -190,6 +197,10 @@ private:
     void drop_idle_fibers() noexcept;
     void idle_until(std::chrono::steady_clock::time_point deadline);
     void poll_while_busy() noexcept;
+    // start_remote_work() spawns the tasks of the jobs in the inbox.
+    void start_remote_work() noexcept;
+    // held_open() tells whether a scheduler_handle holds the scheduler open.
+    bool held_open() const noexcept;
     void reap() noexcept;
     // reap_after_switch() is the arriving side's one duty after a switch: the thread's worker
     // (this_worker_slot(), read afresh) gives back the stack of a task that finished.
@@ -228,6 +239,9 @@ private:
     fiber_control* idle_fibers_[max_idle_fibers] = {};
     std::size_t idle_count_ = 0;
     std::size_t outside_waits_ = 0;
+    // remote_work_ is set to 1 (by any thread, under the inbox's lock) when jobs wait in the
+    // inbox. A word, not a bool: next_ready()'s test ORs it in as loaded.
+    std::atomic<std::size_t> remote_work_{0};
     unsigned dispatches_since_poll_ = 0;
     // switches() is switches_counted_ plus the switches since countdown_ was countdown_start_.
     std::uint64_t countdown_ = no_trace_countdown;
@@ -292,6 +306,9 @@ struct scheduler_core {
     void drop_poller() noexcept { poller_.reset(); }
 
     scheduler_options options;
+    // inbox is the work other threads submit; link is what its scheduler_handles point to.
+    remote_inbox inbox;
+    handle_link* link = nullptr;
     worker main_worker{*this};
     // live is the unfinished tasks, in spawn order.
     intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 using namespace spindle;
 using namespace std::chrono_literals;
 
@@ -116,4 +118,26 @@ TEST_CASE("to_thread: a task waiting for a helper is not deadlocked") {
         });
     });
     CHECK(value == 5);
+}
+
+TEST_CASE("submit: work from another thread wakes a scheduler idling in its poller") {
+    // The only task waits to read a pipe (so the idle scheduler waits in epoll); the submitted
+    // function, run on the scheduler's thread, writes the byte it waits for.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    scheduler s;
+    char got = 0;
+    auto reader = s.spawn([&] { CHECK(io::read(fds[0], &got, 1) == 1); });
+    std::thread outside([&] {
+        std::this_thread::sleep_for(10ms);  // most often after the reader waits; either order works
+        s.submit([&] {
+             const char byte = 'x';
+             return io::write(fds[1], &byte, 1);
+         }).get();
+    });
+    s.run();
+    outside.join();
+    CHECK(got == 'x');
+    ::close(fds[0]);
+    ::close(fds[1]);
 }

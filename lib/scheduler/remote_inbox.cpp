@@ -1,0 +1,105 @@
+// Work from other threads: queueing a submitted job, waking the worker, holding a scheduler open.
+
+#include "scheduler/remote_inbox.hpp"
+#include "scheduler/worker.hpp"
+
+#include <spindle/errors.hpp>
+#include <spindle/scheduler.hpp>
+
+namespace spindle {
+namespace detail {
+
+void remote_inbox::bring_news() noexcept {
+    news = true;
+    if (idle_poller)
+        idle_poller->wake();
+    else
+        idle.notify_one();
+}
+
+remote_job* remote_inbox::take_jobs() noexcept {
+    remote_job* jobs = first;
+    first = last = nullptr;
+    return jobs;
+}
+
+void submit_job(scheduler_core* core, remote_job* job) noexcept {
+    remote_inbox& inbox = core->inbox;
+    std::lock_guard<std::mutex> hold(inbox.lock);
+    job->next = nullptr;
+    if (inbox.last)
+        inbox.last->next = job;
+    else
+        inbox.first = job;
+    inbox.last = job;
+    // The busy worker's test, before the idle one's wake: a worker between the two finds the job
+    // either way (it takes the jobs under this lock).
+    core->main_worker.signal_remote_work();
+    inbox.bring_news();
+}
+
+void submit_through(handle_link* link, remote_job* job) {
+    if (!link) throw fiber_error("spindle: submit() through an empty scheduler_handle");
+    std::lock_guard<std::mutex> hold(link->lock);
+    if (!link->core)
+        throw fiber_error("spindle: submit() through a scheduler_handle whose scheduler was destroyed");
+    submit_job(link->core, job);
+}
+
+void handle_link::drop_reference() noexcept {
+    if (references.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+handle_link* make_handle_link(scheduler_core* core) {
+    auto* link = new handle_link;
+    link->core = core;
+    return link;
+}
+
+void detach_handles(scheduler_core* core) noexcept {
+    handle_link* link = core->link;
+    {
+        std::lock_guard<std::mutex> hold(link->lock);
+        link->core = nullptr;
+    }
+    link->drop_reference();
+    core->link = nullptr;
+}
+
+void discard_jobs(scheduler_core* core) noexcept {
+    remote_job* jobs;
+    {
+        std::lock_guard<std::mutex> hold(core->inbox.lock);
+        jobs = core->inbox.take_jobs();
+    }
+    while (remote_job* job = jobs) {
+        jobs = job->next;
+        job->discard(job);
+    }
+}
+
+}  // namespace detail
+
+scheduler_handle scheduler::keep_open() {
+    detail::handle_link* link = core_->link;
+    std::lock_guard<std::mutex> hold(core_->inbox.lock);
+    link->references.fetch_add(1, std::memory_order_relaxed);
+    core_->inbox.open_handles.fetch_add(1, std::memory_order_relaxed);
+    return scheduler_handle(link);
+}
+
+void scheduler_handle::release() noexcept {
+    detail::handle_link* link = std::exchange(link_, nullptr);
+    if (!link) return;
+    {
+        std::lock_guard<std::mutex> hold(link->lock);
+        if (detail::scheduler_core* core = link->core) {
+            std::lock_guard<std::mutex> hold_inbox(core->inbox.lock);
+            core->inbox.open_handles.fetch_sub(1, std::memory_order_relaxed);
+            core->inbox.bring_news();
+        }
+    }
+    link->drop_reference();
+}
+
+}  // namespace spindle

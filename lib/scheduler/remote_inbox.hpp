@@ -1,0 +1,58 @@
+#pragma once
+// remote_inbox: work other threads hand a scheduler (scheduler::submit(), scheduler_handle), and
+// the handles that hold it open. The one place in a scheduler touched by threads other than its
+// own, so everything here is under `lock` (the flag the worker tests without it excepted).
+
+#include <spindle/detail/remote_job.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+
+namespace spindle::detail {
+
+class poller;
+struct scheduler_core;
+
+struct remote_inbox {
+    std::mutex lock;
+    remote_job* first = nullptr;  // jobs in submission order
+    remote_job* last = nullptr;
+    // news says something happened the idle worker must look at: a job queued, a handle let go.
+    bool news = false;
+    // While the worker idles it waits either in its poller (idle_poller, woken by poller::wake())
+    // or on `idle`; whoever brings news wakes the one it waits in.
+    poller* idle_poller = nullptr;
+    std::condition_variable idle;
+    // open_handles counts the scheduler_handles holding the scheduler open. Written under `lock`,
+    // read by the worker without it to decide between idling and returning; the news that
+    // follows every change makes it look again.
+    std::atomic<std::size_t> open_handles{0};
+
+    // bring_news() (under `lock`) marks news and wakes the worker where it idles.
+    void bring_news() noexcept;
+    // take_jobs() (under `lock`) empties the queue and returns its first job.
+    remote_job* take_jobs() noexcept;
+};
+
+// handle_link is what scheduler_handles point to: one per scheduler, counted, so that a handle
+// may outlive the scheduler (`core` is null from the scheduler's destruction on).
+struct handle_link {
+    std::mutex lock;
+    scheduler_core* core = nullptr;
+    std::atomic<std::size_t> references{1};  // the scheduler's, plus one per handle
+
+    // drop_reference() frees the link with its last reference.
+    void drop_reference() noexcept;
+};
+
+// make_handle_link() makes the link of a new scheduler (std::bad_alloc).
+handle_link* make_handle_link(scheduler_core* core);
+// detach_handles() tells the handles that their scheduler is being destroyed (their submit()
+// throws from then on) and drops the scheduler's reference to the link.
+void detach_handles(scheduler_core* core) noexcept;
+// discard_jobs() frees the jobs that never started (their futures report broken promises).
+void discard_jobs(scheduler_core* core) noexcept;
+
+}  // namespace spindle::detail
