@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 SPINDLE_EXPORTS_BEGIN
 
@@ -65,7 +66,8 @@ public:
 
     /// task_local(init) makes each task's value from `init()` on its first use. `init` is kept
     /// here and called as a const object, once per task that uses the value, on that task: it
-    /// must be safe to call from every thread that runs tasks.
+    /// must be safe to call from every thread that runs tasks. An `init` that returns T itself
+    /// makes the value in place, so T need not be copyable or movable.
     template <class F>
         requires(!std::same_as<F, task_local> && std::invocable<const F&> &&
                  (std::same_as<std::invoke_result_t<const F&>, T> ||

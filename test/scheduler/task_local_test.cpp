@@ -294,9 +294,8 @@ TEST_CASE("task_local: a destructor that throws is reported naming the task; the
 TEST_CASE("task_local: a destructor may use the task's values; missing ones are made anew") {
     static task_local<logged> early([] { return logged("early"); });
     static task_local<logged> late([] { return logged("late"); });
-    // late's value, made after early's, is destroyed first: early's is still there for it.
-    // early's, destroyed next, asks for late's, which is gone: a fresh one is made, and it is
-    // destroyed in its turn.
+    // watcher's destructor says which of early's and late's values it still finds, then asks
+    // for one: second's finds early's (made before it), first's asks for late's (gone by then).
     struct watcher {
         std::string name;
         ~watcher() {
