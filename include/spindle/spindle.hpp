@@ -11,6 +11,7 @@
 #include <spindle/trace.hpp>
 #include <spindle/timeout.hpp>
 #include <spindle/task_group.hpp>
+#include <spindle/task_local.hpp>
 #include <spindle/channel.hpp>
 #include <spindle/select.hpp>
 #include <spindle/sync.hpp>
