@@ -96,8 +96,10 @@ void report_unjoined_exception(const task_record& task) noexcept {
 // false at the deadline. Throws cancelled only when the calling task is cancelled (or its timeout
 // scope's deadline passes).
 bool await_task(task_record* task, std::chrono::steady_clock::time_point deadline) {
-    if (task->status == task_status::done) return true;
     worker* w = task_worker();
+    if (w != &task->scheduler->main_worker) [[unlikely]]
+        refuse_other_threads(task->scheduler, "join(), wait_for() or gather() of a task");
+    if (task->status == task_status::done) return true;
     if (!w) throw fiber_error(not_finished_outside_task);
     task_record* self = w->running();
     if (self == task) throw fiber_error("spindle: a task cannot join itself");
@@ -179,6 +181,7 @@ void throw_if_interrupted_slow(task_record* task) {
 task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
                          std::size_t payload_alignment, const task_payload_operations& operations,
                          std::string_view name, spawn_site where) {
+    refuse_other_threads(scheduler, "spawn()");
     const std::size_t alignment = std::max(record_cache::line, payload_alignment);
     const std::size_t header =
         (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
@@ -249,6 +252,12 @@ void complete_task(task_record* task) noexcept {
     if (!task->control && !held(task)) destroy_record(task);
 }
 
+void throw_other_thread(const char* what) {
+    throw fiber_error(std::string("spindle: ") + what +
+                      " from a thread other than the one running the scheduler; hand that "
+                      "thread's work to the scheduler with submit() or a scheduler_handle");
+}
+
 scheduler_core* calling_task_scheduler() {
     task_record* self = running_task();
     if (!self)
@@ -306,6 +315,7 @@ bool task_finished(const task_record* task) noexcept {
 }
 
 void cancel_task(task_record* task) {
+    refuse_other_threads(task->scheduler, "task::cancel()");
     if (task->status == task_status::done) return;
     if (!task->started) {
         // It never runs: its function is dropped and join() sees cancelled.

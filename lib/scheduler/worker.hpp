@@ -399,6 +399,21 @@ void worker::yield_running() noexcept {
     suspend_to(self, next);
 }
 
+// on_other_thread() tells whether `core` runs on a thread other than the calling one: a running
+// scheduler's tasks and structures are its thread's alone, and other threads come in through
+// submit() and scheduler_handle.
+inline bool on_other_thread(const scheduler_core* core) noexcept {
+    // The scheduler's own thread (the common case) answers with the first test.
+    return this_worker_slot() != &core->main_worker &&
+           core->running.load(std::memory_order_acquire);
+}
+// refuse_other_threads() throws fiber_error, saying that `what` was called from another thread
+// while the scheduler runs, when on_other_thread().
+[[noreturn]] void throw_other_thread(const char* what);
+inline void refuse_other_threads(const scheduler_core* core, const char* what) {
+    if (on_other_thread(core)) [[unlikely]] throw_other_thread(what);
+}
+
 // complete_task() marks a task done, wakes its joiner, and frees the record when no handle
 // holds it and it has no stack left.
 void complete_task(task_record* task) noexcept;

@@ -196,3 +196,22 @@ TEST_CASE("misuse: a scheduler destroyed while its run() runs on another thread 
     CHECK(result.err.find("destroyed while its run() runs on another thread") !=
           std::string::npos);
 }
+
+TEST_CASE("misuse: spawn, join and cancel from another thread while the scheduler runs are "
+          "refused with a message") {
+    scheduler s;
+    auto sleeper = s.spawn([] { this_fiber::sleep_for(std::chrono::nanoseconds::max()); });
+    scheduler_handle handle = s.keep_open();
+    std::thread runner([&s] { s.run(); });
+    s.submit([] {}).get();  // run() is running on `runner` now
+    CHECK_THROWS_WITH_AS((void)s.spawn([] {}), doctest::Contains("spawn() from a thread other"),
+                         fiber_error);
+    CHECK_THROWS_WITH_AS(sleeper.join(), doctest::Contains("from a thread other"), fiber_error);
+    CHECK_THROWS_WITH_AS(sleeper.cancel(), doctest::Contains("task::cancel() from a thread"),
+                         fiber_error);
+    // The way in: a function submitted to the scheduler does it on its own thread.
+    s.submit([&sleeper] { sleeper.cancel(); }).get();
+    handle.release();
+    runner.join();
+    CHECK_THROWS_AS(sleeper.join(), cancelled);
+}
