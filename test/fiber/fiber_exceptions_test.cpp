@@ -1,6 +1,8 @@
 // Exception state is kept per fiber: std::current_exception() and std::uncaught_exceptions()
 // must not leak between fibers that switch inside catch blocks or during unwinding.
 
+#include "exception_message.hpp"
+
 #include <spindle/fiber.hpp>
 
 #include <doctest/doctest.h>
@@ -11,16 +13,7 @@
 
 using spindle::fiber;
 
-namespace {
-std::string current_message() {
-    try {
-        if (auto e = std::current_exception()) std::rethrow_exception(e);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
+using spindle_test::current_message;
 
 TEST_CASE("fiber exceptions: switching away inside a catch block keeps each side's exception") {
     std::string inside_before, inside_after;

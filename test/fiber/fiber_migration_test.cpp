@@ -5,6 +5,8 @@
 // it on AArch64: the library before thread_locals.hpp failed the first case under qemu-aarch64
 // (CI runs every suite there); on x86-64 GCC happened not to, in these cases.
 
+#include "exception_message.hpp"
+
 #include <spindle/fiber.hpp>
 
 #include <doctest/doctest.h>
@@ -25,16 +27,9 @@ void on_new_thread(F work) {
     thread.join();
 }
 
-std::string current_message() {
-    try {
-        if (auto e = std::current_exception()) std::rethrow_exception(e);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
 }  // namespace
+
+using spindle_test::current_message;
 
 TEST_CASE("fiber migration: resumed by a new thread each time, a fiber sees that thread's state") {
     constexpr int turns = 6;
