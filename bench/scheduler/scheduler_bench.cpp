@@ -9,6 +9,7 @@
 // time and the process's peak RSS: run it in a fresh process per measurement
 // (scripts/bench-scheduler does).
 
+#include "boost_workloads.hpp"
 #include "scheduler_workloads.hpp"
 
 
@@ -47,15 +48,7 @@ void yield_spindle(benchmark::State& state) {
 }
 
 void yield_boost(benchmark::State& state) {
-    for (auto _ : state) {
-        std::vector<boost::fibers::fiber> fibers;
-        fibers.reserve(yield_tasks);
-        for (int t = 0; t < yield_tasks; ++t)
-            fibers.emplace_back([] {
-                for (int i = 0; i < yields_per_task; ++i) boost::this_fiber::yield();
-            });
-        for (auto& f : fibers) f.join();
-    }
+    for (auto _ : state) boost_bench::yield_rounds(yield_tasks, yields_per_task);
     report_per_op(state, double(yield_tasks) * yields_per_task);
 }
 
@@ -73,25 +66,8 @@ void ping_pong_unbuffered_spindle(benchmark::State& state) { ping_pong_spindle(s
 
 template <class Channel>
 void ping_pong_boost(benchmark::State& state, Channel& ping, Channel& pong) {
-    auto echo = [&] {
-        for (int i = 0; i < ping_pong_round_trips; ++i) {
-            int v = 0;
-            ping.pop(v);
-            pong.push(v);
-        }
-    };
-    for (auto _ : state) {
-        boost::fibers::fiber echo_fiber(echo);
-        long sum = 0;
-        for (int i = 0; i < ping_pong_round_trips; ++i) {
-            ping.push(i);
-            int v = 0;
-            pong.pop(v);
-            sum += v;
-        }
-        echo_fiber.join();
-        benchmark::DoNotOptimize(sum);
-    }
+    for (auto _ : state)
+        benchmark::DoNotOptimize(boost_bench::ping_pong(ping, pong, ping_pong_round_trips));
     report_per_op(state, 2.0 * ping_pong_round_trips);
 }
 
@@ -116,36 +92,11 @@ void create_join_spindle(benchmark::State& state) {
 }
 
 void create_join_boost(benchmark::State& state) {
-    for (auto _ : state) {
-        long sum = 0;
-        for (int i = 0; i < create_join_tasks; ++i) {
-            int result = 0;
-            boost::fibers::fiber([&result, i] { result = i; }).join();
-            sum += result;
-        }
-        benchmark::DoNotOptimize(sum);
-    }
+    for (auto _ : state) benchmark::DoNotOptimize(boost_bench::create_join(create_join_tasks));
     report_per_op(state, create_join_tasks);
 }
 
 // ---- skynet: a 10-ary tree of tasks; leaves return their ordinal, sums go up ----
-
-long skynet_boost(long ordinal, long size) {
-    if (size == 1) return ordinal;
-    const long child_size = size / 10;
-    long results[10] = {};
-    boost::fibers::fiber children[10];
-    for (long i = 0; i < 10; ++i)
-        children[i] = boost::fibers::fiber([&results, ordinal, i, child_size] {
-            results[i] = skynet_boost(ordinal + i * child_size, child_size);
-        });
-    long sum = 0;
-    for (long i = 0; i < 10; ++i) {
-        children[i].join();
-        sum += results[i];
-    }
-    return sum;
-}
 
 // tasks_in_tree() counts every task of a skynet with `leaves` leaves (the inner nodes too).
 double tasks_in_tree(long leaves) {
@@ -166,7 +117,7 @@ void skynet_spindle_bench(benchmark::State& state) {
 void skynet_boost_bench(benchmark::State& state) {
     const long leaves = state.range(0);
     for (auto _ : state) {
-        const long sum = skynet_boost(0, leaves);
+        const long sum = boost_bench::skynet(0, leaves);
         if (sum != leaves * (leaves - 1) / 2) state.SkipWithError("wrong sum");
     }
     report_per_op(state, tasks_in_tree(leaves));
@@ -196,7 +147,7 @@ int run_skynet_once(const char* spec) {
     if (which == "spindle")
         sum = spindle::run([leaves] { return spindle_bench::skynet(0, leaves); });
     else if (which == "boost")
-        sum = skynet_boost(0, leaves);
+        sum = boost_bench::skynet(0, leaves);
     else
         return 2;
     const double seconds =

@@ -12,7 +12,7 @@
 namespace spindle_bench {
 
 // yield_rounds() runs `tasks` tasks that each yield `yields` times.
-inline void yield_rounds(int tasks, int yields) {
+inline void yield_rounds(int tasks, int yields, spindle::scheduler_options options = {}) {
     spindle::run([tasks, yields] {
         std::vector<spindle::task<void>> spawned;
         spawned.reserve(static_cast<std::size_t>(tasks));
@@ -21,36 +21,39 @@ inline void yield_rounds(int tasks, int yields) {
                 for (int i = 0; i < yields; ++i) spindle::this_fiber::yield();
             }));
         spindle::gather(std::move(spawned));
-    });
+    }, options);
 }
 
-// ping_pong() sends `round_trips` values to an echoing task and back through channels of
-// `capacity` (0: unbuffered), and returns the sum of what came back.
-inline long ping_pong(std::size_t capacity, int round_trips) {
-    return spindle::run([capacity, round_trips] {
-        spindle::channel<int> ping(capacity);
-        spindle::channel<int> pong(capacity);
-        auto echo = spindle::spawn([&] {
-            for (int i = 0; i < round_trips; ++i) pong.send(*ping.receive());
-        });
-        long sum = 0;
-        for (int i = 0; i < round_trips; ++i) {
-            ping.send(i);
-            sum += *pong.receive();
-        }
-        echo.join();
-        return sum;
+// ping_pong_pair() sends `round_trips` values to an echoing task and back through channels of
+// `capacity` (0: unbuffered), and returns the sum of what came back. Run it inside a task.
+inline long ping_pong_pair(std::size_t capacity, int round_trips) {
+    spindle::channel<int> ping(capacity);
+    spindle::channel<int> pong(capacity);
+    auto echo = spindle::spawn([&] {
+        for (int i = 0; i < round_trips; ++i) pong.send(*ping.receive());
     });
+    long sum = 0;
+    for (int i = 0; i < round_trips; ++i) {
+        ping.send(i);
+        sum += *pong.receive();
+    }
+    echo.join();
+    return sum;
+}
+
+// ping_pong() is one ping_pong_pair() as a scheduler's only work.
+inline long ping_pong(std::size_t capacity, int round_trips) {
+    return spindle::run([capacity, round_trips] { return ping_pong_pair(capacity, round_trips); });
 }
 
 // create_join() spawns `tasks` tasks one after another, joining each, and returns the sum of
 // their results.
-inline long create_join(int tasks) {
+inline long create_join(int tasks, spindle::scheduler_options options = {}) {
     return spindle::run([tasks] {
         long sum = 0;
         for (int i = 0; i < tasks; ++i) sum += spindle::spawn([i] { return i; }).join();
         return sum;
-    });
+    }, options);
 }
 
 // skynet() is one node of skynet: a 10-ary tree of tasks whose leaves return their ordinal and
