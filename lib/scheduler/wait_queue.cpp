@@ -56,6 +56,29 @@ inline void link_wait(wait_queue& queue, waiter& w, const char* what, bool inter
     link_waiter(queue, w, what, self);
 }
 
+// wake_from_elsewhere() is wake() from outside the task's scheduler: from code outside any task
+// or from another scheduler's, while the task's scheduler does not run (allowed: nothing else
+// touches it), or from a thread other than the one running it, which stops the process. The
+// primitives take no lock yet, so going on would corrupt the wait and ready queues silently.
+[[gnu::cold, gnu::noinline]] void wake_from_elsewhere(waiter& w, wake_outcome outcome) noexcept {
+    const task_record& task = *w.task;
+    if (!on_other_thread(task.scheduler)) {
+        w.fired = true;
+        task.scheduler->main_worker.wake_task(w.task, outcome);
+        return;
+    }
+    try {
+        const std::string message =
+            describe_task(task) +
+            " was woken (a channel, mutex, condition variable or other object it waits on was "
+            "used) from a thread other than the one running its scheduler; hand that thread's "
+            "work to the scheduler with submit()";
+        stop_process(message.c_str());
+    } catch (...) {
+        stop_process("a task was woken from a thread other than the one running its scheduler");
+    }
+}
+
 }  // namespace
 
 task_key running_task_key() noexcept {
@@ -108,8 +131,11 @@ wake_outcome end_wait(waiter& w) {
 void wake(waiter& w, wake_outcome outcome) noexcept {
     SPINDLE_ASSERT(w.queue && w.task->status == task_status::waiting,
                    "a waiter woken while not waiting");
+    worker& owner = w.task->scheduler->main_worker;
+    // A tail call: the common path then keeps nothing across a call.
+    if (this_worker_slot() != &owner) [[unlikely]] return wake_from_elsewhere(w, outcome);
     w.fired = true;
-    w.task->scheduler->main_worker.wake_task(w.task, outcome);
+    owner.wake_task(w.task, outcome);
 }
 
 void wake_all(wait_queue& queue, wake_outcome outcome) noexcept {
