@@ -142,7 +142,10 @@ stack_memory acquire_stack(const stack_options& options, std::size_t top_reserve
 }
 
 void release_stack(stack_memory stack) noexcept {
-    on_stack_recycled(stack.usable_bottom(), stack.writable());
+    // An unguarded stack's canary stays what it is (defined, for memcheck): the next fiber's end
+    // reads it.
+    const std::size_t canary = stack.guarded ? 0 : sizeof stack_canary_value;
+    on_stack_recycled(stack.usable_bottom() + canary, stack.writable() - canary);
     pool.release(stack);
 }
 

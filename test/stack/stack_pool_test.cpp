@@ -91,16 +91,13 @@ TEST_CASE("stack pool: past the warm limit, stacks are kept with their memory gi
     // The first one released stayed warm.
     CHECK(resident(stacks[0].usable_bottom() + 4096));
 
-    // All of them are served again without a mapping; a cold one reads zeros where its memory
-    // was given back.
+    // All of them are served again without a mapping (the cold one included: its contents are
+    // the system's zeros now, which memcheck rightly calls undefined, so they are not read).
     bool served_cold = false;
     for (auto& stack : stacks) {
         stack = acquire_stack(options);
         CHECK(stack.guarded);
-        if (stack.base == cold.base) {
-            served_cold = true;
-            CHECK(stack.usable_bottom()[4096] == std::byte{0});
-        }
+        if (stack.base == cold.base) served_cold = true;
     }
     CHECK(served_cold);
     CHECK(stack_pool_stats().mapped == released.mapped);
