@@ -1,7 +1,7 @@
 // threads_bench: one scheduler workload at a given number of worker threads, spindle's or
 // Boost.Fiber's, measured in this process: wall time, CPU time (every thread of the process) and
 // peak RSS. scripts/bench-threads runs each figure in a fresh process (Boost.Fiber's
-// work_stealing can be set up once per process, and ru_maxrss is a high-water mark).
+// work_stealing can be set up once per process, and the peak RSS is a high-water mark).
 //
 //   threads_bench PEER THREADS WORKLOAD [ARG...]
 //   PEER      spindle | boost_rr (round_robin, 1 thread) | boost_ws (work_stealing, idle
@@ -60,10 +60,17 @@ double cpu_seconds() {
            double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
 }
 
+// peak_rss_kib() is the process's peak resident set (VmHWM): not getrusage()'s ru_maxrss, which
+// keeps the high-water mark of the process image before exec (the Python that started it).
 long peak_rss_kib() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_maxrss;
+    std::FILE* status = std::fopen("/proc/self/status", "r");
+    if (!status) return -1;
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, status))
+        if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    std::fclose(status);
+    return kib;
 }
 
 double tasks_in_tree(long leaves) {
