@@ -302,7 +302,8 @@ public:
     /// scheduler is destroyed first) comes out of the future's get(); a function that never got
     /// to run (the scheduler destroyed before) leaves a broken promise. A run() that has no task
     /// left may return before the function runs; keep_open() prevents that. std::bad_alloc when
-    /// the function cannot be queued.
+    /// the function cannot be queued. Inside the scheduler's own tasks use spawn(): a task that
+    /// blocks on the future blocks the thread the function would run on.
     template <class F>
         requires detail::task_function<F>
     auto submit(F&& fn) -> std::future<detail::task_result_t<F>> {
