@@ -6,6 +6,7 @@
 // (CI runs every suite there); on x86-64 GCC happened not to, in these cases.
 
 #include "exception_message.hpp"
+#include "on_new_thread.hpp"
 
 #include <spindle/fiber.hpp>
 
@@ -18,17 +19,7 @@
 
 using spindle::fiber;
 
-namespace {
-
-// on_new_thread() runs `work` on a thread of its own and waits for it to end.
-template <class F>
-void on_new_thread(F work) {
-    std::thread thread(work);
-    thread.join();
-}
-
-}  // namespace
-
+using spindle_test::on_new_thread;
 using spindle_test::current_message;
 
 TEST_CASE("fiber migration: resumed by a new thread each time, a fiber sees that thread's state") {

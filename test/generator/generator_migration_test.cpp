@@ -2,6 +2,8 @@
 // afresh (spindle/detail/thread_locals.hpp), so the misuse check that the yielder runs in its own
 // body, and the consumer's state, hold on every thread.
 
+#include "on_new_thread.hpp"
+
 #include <spindle/generator.hpp>
 
 #include <doctest/doctest.h>
@@ -16,15 +18,7 @@
 using spindle::generator;
 using spindle::yielder;
 
-namespace {
-
-template <class F>
-void on_new_thread(F work) {
-    std::thread thread(work);
-    thread.join();
-}
-
-}  // namespace
+using spindle_test::on_new_thread;
 
 TEST_CASE("generator migration: values come in order whichever thread asks for each") {
     constexpr int count = 8;
