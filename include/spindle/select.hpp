@@ -12,8 +12,11 @@
 // The waiting task is linked into the queue of every channel at once, one waiter per case, each
 // offering its value or its place exactly as a plain send or receive does: the task on the other
 // side completes the case with its ordinary send() or receive() and never knows it met a select.
-// Whichever waiter is woken first wins; waking it unlinks all the others, so no second case can
-// complete. A case that did not complete leaves its value where it was.
+// Whichever waiter is woken first wins (the one claim of the wait, detail/wait_queue.hpp), so no
+// second case can complete; the others are unlinked. A case that did not complete leaves its
+// value where it was. Where other threads may touch the channels, select() holds all their locks
+// (taken in address order, so that two selects cannot each hold one the other wants) from
+// looking at them to parking.
 
 #include <spindle/detail/config.hpp>
 #include <spindle/channel.hpp>
@@ -28,32 +31,45 @@
 #include <exception>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 SPINDLE_EXPORTS_BEGIN
 
 namespace spindle {
 namespace detail {
 
-// channel_access is what the select cases use of a channel's insides.
+// channel_access is what the select cases use of a channel's insides, under its lock (when
+// taken).
 struct channel_access {
     template <class T>
-    static bool can_receive_now(const channel<T>& ch) noexcept {
+    static bool can_receive_now(channel<T>& ch) noexcept {
         return ch.can_receive_now();
     }
     template <class T>
-    static bool can_send_now(const channel<T>& ch) noexcept {
+    static bool can_send_now(channel<T>& ch) noexcept {
         return ch.can_send_now();
     }
     // receive_now() takes the next value into the empty `out`; `out` stays empty when the
-    // channel is closed and drained. The channel's exception guarantees hold.
+    // channel is closed and drained. The channel's exception guarantees hold. False when it
+    // could not after all (the sender that can_receive_now() saw was claimed meanwhile by its
+    // own timeout or cancel).
     template <class T>
-    static void receive_now(channel<T>& ch, std::optional<T>& out) {
-        ch.take_into(out);
+    static bool receive_now(channel<T>& ch, std::optional<T>& out) {
+        const bool taken = locks_objects() ? ch.template take_into<true>(out)
+                                           : ch.template take_into<false>(out);
+        return taken || ch.closed_;
     }
-    // send_now() sends `value` to a channel that can_send_now(); channel_closed once closed.
+    // send_now() sends `value`, or throws channel_closed once closed; false when it could not
+    // after all (as receive_now()).
     template <class T>
-    static void send_now(channel<T>& ch, T& value) {
-        if (!ch.try_send(value)) throw channel_closed("spindle: send on a closed channel");
+    static bool send_now(channel<T>& ch, T& value) {
+        if (ch.closed_) throw channel_closed("spindle: send on a closed channel");
+        return locks_objects() ? ch.template deliver<true>(value)
+                               : ch.template deliver<false>(value);
+    }
+    template <class T>
+    static wait_lock* lock(channel<T>& ch) noexcept {
+        return &ch.lock_;
     }
     template <class T>
     static wait_queue& receivers(channel<T>& ch) noexcept {
@@ -102,13 +118,15 @@ private:
 
     // prepare() empties `out`, which receives the value straight from a sender.
     void prepare() { out_.reset(); }
-    bool ready() const noexcept { return detail::channel_access::can_receive_now(channel_); }
-    void complete() { detail::channel_access::receive_now(channel_, out_); }
+    detail::wait_lock* lock() noexcept { return detail::channel_access::lock(channel_); }
+    bool ready() noexcept { return detail::channel_access::can_receive_now(channel_); }
+    bool complete() { return detail::channel_access::receive_now(channel_, out_); }
     void offer() noexcept {}
     void withdraw() noexcept {}
     void link(detail::waiter& w) noexcept {
         w.slot = &out_;
         w.object = detail::channel_access::object(channel_);
+        w.lock = detail::channel_access::lock(channel_);
     }
     detail::wait_queue& queue() noexcept { return detail::channel_access::receivers(channel_); }
     // woken() ends the case its wait completed, or, closed, found the channel closed and drained
@@ -130,8 +148,9 @@ private:
     friend struct detail::selector;
 
     void prepare() noexcept {}
-    bool ready() const noexcept { return detail::channel_access::can_send_now(channel_); }
-    void complete() { detail::channel_access::send_now(channel_, value_); }
+    detail::wait_lock* lock() noexcept { return detail::channel_access::lock(channel_); }
+    bool ready() noexcept { return detail::channel_access::can_send_now(channel_); }
+    bool complete() { return detail::channel_access::send_now(channel_, value_); }
     // offer() makes what the waiter offers the receiver (a box, for some channels; see
     // detail::outgoing); withdraw() gives the value back when the case did not complete.
     void offer() {
@@ -143,6 +162,7 @@ private:
     void link(detail::waiter& w) noexcept {
         w.slot = offer_->slot();
         w.object = detail::channel_access::object(channel_);
+        w.lock = detail::channel_access::lock(channel_);
     }
     detail::wait_queue& queue() noexcept { return detail::channel_access::senders(channel_); }
     void woken(detail::wake_outcome outcome) {
@@ -186,6 +206,43 @@ inline constexpr bool is_select_case<send_case<T>> = true;
 template <class C>
 concept select_case = is_select_case<std::remove_cvref_t<C>>;
 
+// select_locks holds the locks of a select's channels, when this thread takes them: each
+// distinct one once, taken in address order.
+template <std::size_t N>
+class select_locks {
+public:
+    explicit select_locks(const std::array<wait_lock*, N>& locks) noexcept {
+        if (!locks_objects()) return;
+        for (wait_lock* lock : locks) {
+            // Insertion in order, duplicates dropped (a select may name a channel twice).
+            std::size_t at = 0;
+            while (at < count_ && locks_[at] < lock) ++at;
+            if (at < count_ && locks_[at] == lock) continue;
+            for (std::size_t i = count_; i > at; --i) locks_[i] = locks_[i - 1];
+            locks_[at] = lock;
+            ++count_;
+        }
+        for (std::size_t i = 0; i < count_; ++i) locks_[i]->lock();
+        held_ = true;
+    }
+    ~select_locks() {
+        if (held_) held_locks{locks_.data(), count_}.release();
+    }
+    select_locks(const select_locks&) = delete;
+    select_locks& operator=(const select_locks&) = delete;
+
+    // hand_over() gives the locks to end_wait(), which has them released after the switch.
+    held_locks hand_over() noexcept {
+        const bool held = std::exchange(held_, false);
+        return held_locks{locks_.data(), held ? count_ : 0};
+    }
+
+private:
+    std::array<wait_lock*, N> locks_{};
+    std::size_t count_ = 0;
+    bool held_ = false;
+};
+
 // selector runs a select over its cases.
 struct selector {
     using time_point = std::chrono::steady_clock::time_point;
@@ -197,6 +254,7 @@ struct selector {
         constexpr std::size_t n = sizeof...(Cases);
         (cases.prepare(), ...);
         for (;;) {
+            select_locks<n> locks(std::array<wait_lock*, n>{cases.lock()...});
             const std::array<bool, n> ready{cases.ready()...};
             std::size_t count = 0;
             for (bool r : ready) count += r;
@@ -204,14 +262,18 @@ struct selector {
                 std::size_t pick = random_below(count);
                 std::size_t index = 0;
                 while (!ready[index] || pick-- > 0) ++index;
-                on_case(index, [](auto& c) { c.complete(); }, cases...);
-                return index;
+                bool completed = false;
+                on_case(index, [&completed](auto& c) { completed = c.complete(); }, cases...);
+                if (completed) return index;
+                continue;  // the waiter it counted on was claimed meanwhile: look again
             }
             if (!wait) return std::nullopt;
-            const std::optional<std::size_t> done = wait_for_one(deadline, cases...);
-            if (done || deadline != time_point::max()) return done;
-            // Woken with nothing done and no deadline of its own (a wait the scheduler ended
-            // while the task unwinds): look again.
+            const std::size_t done = wait_for_one(deadline, locks, cases...);
+            if (done < n) return done;
+            if (done == n && deadline != time_point::max()) return std::nullopt;
+            // Woken with nothing done: a hand-over that threw on the other side (retry), or a
+            // wait the scheduler ended while the task unwinds, with no deadline of its own.
+            // Look again.
         }
     }
 
@@ -239,10 +301,12 @@ private:
         if (first) std::rethrow_exception(first);
     }
 
-    // wait_for_one() waits in every case's queue at once until one case completes, `deadline`
-    // passes (std::nullopt) or the wait throws (cancelled, a timeout scope).
-    template <class... Cases>
-    static std::optional<std::size_t> wait_for_one(time_point deadline, Cases&... cases) {
+    // wait_for_one() waits in every case's queue at once until one case completes (its index),
+    // `deadline` passes (n) or the wait throws (cancelled, a timeout scope); n + 1 when the
+    // wait ended with nothing done and is to be tried again (`retry`). `locks` go to end_wait().
+    template <std::size_t N, class... Cases>
+    static std::size_t wait_for_one(time_point deadline, select_locks<N>& locks,
+                                    Cases&... cases) {
         constexpr std::size_t n = sizeof...(Cases);
         std::array<waiter, n> waiters;
         wake_outcome outcome;
@@ -258,20 +322,22 @@ private:
                     also_wait(c.queue(), waiters[0], w);
             };
             (link(cases), ...);
-            outcome = end_wait(waiters[0]);
+            outcome = end_wait(waiters[0], locks.hand_over());
         } catch (...) {
             withdraw_all(cases...);
             throw;
         }
         std::size_t fired = n;
-        for (std::size_t i = 0; i < n; ++i)
-            if (waiters[i].fired) fired = i;
+        if (outcome != wake_outcome::retry)
+            for (std::size_t i = 0; i < n; ++i)
+                if (waiters[i].fired) fired = i;
         std::size_t i = 0;
         auto settle = [&](auto& c) {
             if (i++ != fired) c.withdraw();
         };
         (settle(cases), ...);
-        if (fired == n) return std::nullopt;
+        if (outcome == wake_outcome::retry) return n + 1;
+        if (fired == n) return n;
         on_case(fired, [outcome](auto& c) { c.woken(outcome); }, cases...);
         return fired;
     }

@@ -149,6 +149,7 @@ private:
     std::cv_status wait_with(std::unique_lock<mutex>& lock,
                              const std::chrono::steady_clock::time_point* deadline);
 
+    detail::wait_lock lock_;  ///< other threads may notify (detail/wait_lock.hpp)
     detail::wait_queue waiters_;
     detail::object_name name_;
 };

@@ -23,6 +23,25 @@ remote_job* remote_inbox::take_jobs() noexcept {
     return jobs;
 }
 
+task_record* remote_inbox::take_woken() noexcept {
+    task_record* woken = woken_first;
+    woken_first = woken_last = nullptr;
+    return woken;
+}
+
+void post_woken(scheduler_core* core, task_record* task) noexcept {
+    remote_inbox& inbox = core->inbox;
+    std::lock_guard<std::mutex> hold(inbox.lock);
+    task->woken_next = nullptr;
+    if (inbox.woken_last)
+        inbox.woken_last->woken_next = task;
+    else
+        inbox.woken_first = task;
+    inbox.woken_last = task;
+    core->main_worker.signal_remote_work();
+    inbox.bring_news();
+}
+
 void submit_job(scheduler_core* core, remote_job* job) noexcept {
     remote_inbox& inbox = core->inbox;
     std::lock_guard<std::mutex> hold(inbox.lock);
@@ -82,10 +101,30 @@ void discard_jobs(scheduler_core* core) noexcept {
 
 scheduler_handle scheduler::keep_open() {
     detail::handle_link* link = core_->link;
-    std::lock_guard<std::mutex> hold(core_->inbox.lock);
+    detail::remote_inbox& inbox = core_->inbox;
+    std::unique_lock<std::mutex> hold(inbox.lock);
     link->references.fetch_add(1, std::memory_order_relaxed);
-    core_->inbox.open_handles.fetch_add(1, std::memory_order_relaxed);
-    return scheduler_handle(link);
+    inbox.open_handles.fetch_add(1, std::memory_order_relaxed);
+    scheduler_handle handle(link);
+    // A handle lets other threads use the objects the tasks wait on: from now on the worker
+    // takes their locks. The worker starts doing so between two of its tasks' operations, so a
+    // thread other than the running worker's asks it to and waits until it has (or run() has
+    // returned: nothing runs that could skip a lock then).
+    if (!core_->shared.load(std::memory_order_relaxed)) {
+        if (!detail::on_other_thread(core_)) {
+            core_->become_shared();
+        } else {
+            inbox.share_requested = true;
+            core_->main_worker.signal_remote_work();
+            inbox.bring_news();
+            inbox.shared_changed.wait(hold, [this] {
+                return core_->shared.load(std::memory_order_relaxed) ||
+                       !core_->running.load(std::memory_order_acquire);
+            });
+            if (!core_->shared.load(std::memory_order_relaxed)) core_->become_shared();
+        }
+    }
+    return handle;
 }
 
 void scheduler_handle::release() noexcept {

@@ -14,11 +14,21 @@ namespace spindle::detail {
 
 class poller;
 struct scheduler_core;
+struct task_record;
 
 struct remote_inbox {
     std::mutex lock;
     remote_job* first = nullptr;  // jobs in submission order
     remote_job* last = nullptr;
+    // Tasks other threads woke (a send to a channel a task waits on), in the order woken, linked
+    // through task_record::woken_next: their waits are claimed and their waiters unlinked; the
+    // worker queues them.
+    task_record* woken_first = nullptr;
+    task_record* woken_last = nullptr;
+    // share_requested asks the running worker to start taking wait_locks (keep_open() from
+    // another thread); `shared_changed` tells the asker it has, or that run() returned.
+    bool share_requested = false;
+    std::condition_variable shared_changed;
     // news says something happened the idle worker must look at: a job queued, a handle let go.
     bool news = false;
     // While the worker idles it waits either in its poller (idle_poller, woken by poller::wake())
@@ -34,6 +44,8 @@ struct remote_inbox {
     void bring_news() noexcept;
     // take_jobs() (under `lock`) empties the queue and returns its first job.
     remote_job* take_jobs() noexcept;
+    // take_woken() (under `lock`) empties the list of woken tasks and returns its first.
+    task_record* take_woken() noexcept;
 };
 
 // handle_link is what scheduler_handles point to: one per scheduler, counted, so that a handle

@@ -55,8 +55,12 @@ void scheduler_core::run(task_record* until) {
         scheduler_core& core;
         ~leave_on_exit() {
             if (core.main_worker.outside_waits() == 0) core.drop_poller();
-            core.running.store(false, std::memory_order_release);
             core.main_worker.leave();
+            // Under the inbox's lock: a keep_open() waiting for the worker to share learns that
+            // no worker runs any more.
+            std::lock_guard<std::mutex> hold(core.inbox.lock);
+            core.running.store(false, std::memory_order_release);
+            core.inbox.shared_changed.notify_all();
         }
     } guard{*this};
     stop_task = until;
@@ -65,6 +69,11 @@ void scheduler_core::run(task_record* until) {
         ~forget_stop_task() { core.stop_task = nullptr; }
     } forget{*this};
     main_worker.run_loop();
+}
+
+void scheduler_core::become_shared() noexcept {
+    shared.store(true, std::memory_order_relaxed);
+    main_worker.become_shared();
 }
 
 std::string scheduler_core::describe_deadlock() const {
@@ -143,6 +152,14 @@ scheduler::scheduler(scheduler_options options) {
             "other) is not supported yet; use threads = 1");
     auto core = std::make_unique<detail::scheduler_core>(options);
     core->link = detail::make_handle_link(core.get());
+    // SPINDLE_SHARE_SCHEDULERS=1 (a test aid) makes every scheduler shared from the start, as
+    // a scheduler_handle would: its worker takes the objects' locks and ends waits through the
+    // claim, so that a test suite written for one thread runs the paths other threads need.
+    static const bool share_all = [] {
+        const char* value = std::getenv("SPINDLE_SHARE_SCHEDULERS");
+        return value && value[0] == '1';
+    }();
+    if (share_all) core->become_shared();
     core_ = core.release();
     detail::register_scheduler(core_);
 }

@@ -13,6 +13,7 @@
 #include <spindle/detail/task.hpp>
 #include <spindle/detail/wait_queue.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -98,6 +99,11 @@ struct task_record {
     task_record* set_next = nullptr;
 
     task_record* remote_next = nullptr;  // the poller's list of tasks completed by other threads
+    task_record* woken_next = nullptr;   // the inbox's list of tasks other threads woke
+    // claimed is the one claim notify, timeout and cancel race for on a wait in a wait queue,
+    // where other threads may touch it (wait_queue.hpp): reset when a wait begins, set by
+    // whoever ends it. Untouched where no other thread can, where the waker unlinks at once.
+    std::atomic<bool> claimed{false};
     task_record* joiner = nullptr;   // the task waiting in join() for this one
     task_record* joining = nullptr;  // the task this one waits for in join()
     waiter* wait = nullptr;          // this task's waiter while it is in a wait queue

@@ -4,12 +4,29 @@
 
 #include <spindle/errors.hpp>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 namespace spindle::detail {
 namespace {
 
 using time_point = std::chrono::steady_clock::time_point;
+
+}  // namespace
+
+// thread_waiter is a thread's side of a wait outside any task (wait_here()): the waker sets
+// `done` under `lock` and notifies.
+struct thread_waiter {
+    std::mutex lock;
+    std::condition_variable woken;
+    bool done = false;
+    wake_outcome outcome = wake_outcome::waiting;
+    std::atomic<bool> claimed{false};
+};
+
+namespace {
 
 // link_waiter() links `w`, for the task `self`, at the back of `queue` and marks the task waiting.
 inline void link_waiter(wait_queue& queue, waiter& w, const char* what, task_record* self) noexcept {
@@ -22,6 +39,9 @@ inline void link_waiter(wait_queue& queue, waiter& w, const char* what, task_rec
     self->wait_reason = what;
     set_status(self, task_status::waiting);
     self->outcome = wake_outcome::waiting;
+    // (`claimed` is clear: only a locking waker sets it, and then the task clears it again in
+    // release_waiters(), once nothing can find its waiters.)
+    SPINDLE_ASSERT(!self->claimed.load(std::memory_order_relaxed), "a wait begun claimed");
 }
 
 // link_wait_slow() is link_wait() when the task has duties (a cancellation pending, a timeout
@@ -56,27 +76,93 @@ inline void link_wait(wait_queue& queue, waiter& w, const char* what, bool inter
     link_waiter(queue, w, what, self);
 }
 
-// wake_from_elsewhere() is wake() from outside the task's scheduler: from code outside any task
-// or from another scheduler's, while the task's scheduler does not run (allowed: nothing else
-// touches it), or from a thread other than the one running it, which stops the process. The
-// primitives take no lock yet, so going on would corrupt the wait and ready queues silently.
+// try_claim() claims the wait `w` belongs to: true for the one waker that ends it.
+inline bool try_claim(waiter& w) noexcept {
+    std::atomic<bool>& claimed = w.task ? w.task->claimed : w.thread->claimed;
+    return !claimed.exchange(true, std::memory_order_acq_rel);
+}
+
+// unlink() takes `w` out of its queue (the caller holds the object's lock, if it has one).
+inline void unlink(waiter& w) noexcept {
+    w.queue->remove(&w);
+    w.queue = nullptr;
+}
+
+// let_go() unlinks a waiter whose wait another waker has claimed (its task or thread unlinks it
+// otherwise): its owner reads `queue` before touching the object again (release_waiters()),
+// since the object may be gone by then.
+inline void let_go(waiter& w) noexcept {
+    w.queue->remove(&w);
+    std::atomic_ref<wait_queue*>(w.queue).store(nullptr, std::memory_order_release);
+}
+
+// describe_sharing_rule() is the end of the messages about a thread touching the objects of a
+// running scheduler that no scheduler_handle lets other threads touch.
+constexpr const char* sharing_rule =
+    "; a thread other than the one running a scheduler may use the channels and condition "
+    "variables its tasks wait on only while it holds a scheduler_handle (scheduler::keep_open()), "
+    "which makes the scheduler's worker take their locks";
+
+// stop_unshared() stops the process: a waker touched a wait of a running scheduler that other
+// threads may not touch, or a worker that takes no locks met a thread's wait.
+[[noreturn, gnu::cold]] void stop_unshared(const std::string& what) noexcept {
+    try {
+        stop_process((what + sharing_rule).c_str());
+    } catch (...) {
+        stop_process("a wait was touched by two threads without a scheduler_handle");
+    }
+}
+
+// wake_thread() ends the wait of a thread outside any task: claimed, under the object's lock.
+[[gnu::cold, gnu::noinline]] void wake_thread(waiter& w, wake_outcome outcome) noexcept {
+    if (!locks_objects()) {
+        std::string message;
+        try {
+            const task_record* waker = running_task();
+            message = (waker ? describe_task(*waker) : std::string("a task")) +
+                      " woke a thread that waits outside any task, on a worker that takes no "
+                      "object locks";
+        } catch (...) {
+        }
+        stop_unshared(message);
+    }
+    unlink(w);
+    w.fired = true;
+    thread_waiter& thread = *w.thread;
+    // Notified under the thread's lock: once it sees `done` it may return and free the state.
+    std::lock_guard<std::mutex> hold(thread.lock);
+    thread.outcome = outcome;
+    thread.done = true;
+    thread.woken.notify_one();
+}
+
+// wake_from_elsewhere() is wake() from outside the task's scheduler: from a thread outside any
+// task, or from another scheduler's task. While the scheduler does not run, nothing else touches
+// it and the task is queued at once. While it runs, on another thread, the task goes through the
+// scheduler's inbox, which the worker empties between its tasks; that is allowed only once the
+// scheduler is shared (a scheduler_handle exists), so that its worker takes the object's lock
+// the caller holds.
 [[gnu::cold, gnu::noinline]] void wake_from_elsewhere(waiter& w, wake_outcome outcome) noexcept {
-    const task_record& task = *w.task;
-    if (!on_other_thread(task.scheduler)) {
-        w.fired = true;
-        task.scheduler->main_worker.wake_task(w.task, outcome);
+    task_record& task = *w.task;
+    scheduler_core* core = task.scheduler;
+    if (!core->running.load(std::memory_order_acquire)) {
+        core->main_worker.wake_claimed(w, outcome);
         return;
     }
-    try {
-        const std::string message =
-            describe_task(task) +
-            " was woken (a channel, mutex, condition variable or other object it waits on was "
-            "used) from a thread other than the one running its scheduler; hand that thread's "
-            "work to the scheduler with submit()";
-        stop_process(message.c_str());
-    } catch (...) {
-        stop_process("a task was woken from a thread other than the one running its scheduler");
+    if (!core->shared.load(std::memory_order_acquire) || !locks_objects()) {
+        std::string message;
+        try {
+            message = describe_task(task) +
+                      " was woken (a channel, mutex, condition variable or other object it waits "
+                      "on was used) from a thread other than the one running its scheduler";
+        } catch (...) {
+        }
+        stop_unshared(message);
     }
+    unlink(w);
+    w.fired = true;
+    task.outcome = outcome;
+    post_woken(core, &task);
 }
 
 }  // namespace
@@ -107,9 +193,13 @@ void also_wait(wait_queue& queue, waiter& first, waiter& w) noexcept {
     first.sibling = &w;
 }
 
-wake_outcome end_wait(waiter& w) {
-    task_record* self = w.task;
-    self->scheduler->main_worker.park();
+namespace {
+
+// finish_wait() is end_wait() once the task has been resumed.
+inline wake_outcome finish_wait(task_record* self) {
+    // Woken where other threads may touch the objects: the waiters the waker left linked (a
+    // select's others, or all of them after a timeout or cancel) go now, one lock at a time.
+    if (self->wait) [[unlikely]] worker::release_waiters(self);
     // The common case first: what it waited for happened (throw_if_interrupted() and the
     // teardown's uninterruptible end both let a completed wait return).
     if (self->outcome == wake_outcome::completed) [[likely]] {
@@ -128,18 +218,111 @@ wake_outcome end_wait(waiter& w) {
     return self->outcome;
 }
 
-void wake(waiter& w, wake_outcome outcome) noexcept {
-    SPINDLE_ASSERT(w.queue && w.task->status == task_status::waiting,
+}  // namespace
+
+wake_outcome end_wait(waiter& w) {
+    task_record* self = w.task;
+    self->scheduler->main_worker.park();
+    return finish_wait(self);
+}
+
+wake_outcome end_wait(waiter& w, held_locks handed) {
+    task_record* self = w.task;
+    self->scheduler->main_worker.park_handing(&handed);
+    return finish_wait(self);
+}
+
+waiter* claim_first_shared(wait_queue& queue) noexcept {
+    while (waiter* w = queue.head) {
+        if (try_claim(*w)) return w;
+        // Another waker ended that wait (its timeout, a cancel, another object's notify to a
+        // select): its owner would unlink it; it goes now, so that it is not found again.
+        let_go(*w);
+    }
+    return nullptr;
+}
+
+waiter* first_waiting_shared(wait_queue& queue) noexcept {
+    while (waiter* w = queue.head) {
+        const std::atomic<bool>& claimed = w->task ? w->task->claimed : w->thread->claimed;
+        if (!claimed.load(std::memory_order_acquire)) return w;
+        let_go(*w);
+    }
+    return nullptr;
+}
+
+void wake_unshared(waiter& w, wake_outcome outcome) noexcept {
+    task_record* const task = w.task;
+    // A thread outside any task waits: on a worker that takes no locks, that is a misuse
+    // wake_thread() reports (a tail call, as the others).
+    if (!task) [[unlikely]] return wake_thread(w, outcome);
+    SPINDLE_ASSERT(w.queue && task->status == task_status::waiting,
                    "a waiter woken while not waiting");
-    worker& owner = w.task->scheduler->main_worker;
-    // A tail call: the common path then keeps nothing across a call.
+    worker& owner = task->scheduler->main_worker;
     if (this_worker_slot() != &owner) [[unlikely]] return wake_from_elsewhere(w, outcome);
     w.fired = true;
-    owner.wake_task(w.task, outcome);
+    owner.wake_task_unlinking(task, outcome);
+}
+
+void wake_shared(waiter& w, wake_outcome outcome) noexcept {
+    task_record* const task = w.task;
+    if (!task) return wake_thread(w, outcome);
+    SPINDLE_ASSERT(w.queue && task->status == task_status::waiting,
+                   "a waiter woken while not waiting");
+    worker& owner = task->scheduler->main_worker;
+    if (this_worker_slot() != &owner) return wake_from_elsewhere(w, outcome);
+    // The caller took the locks, on the owner's thread: that worker takes them too (a worker's
+    // thread flag is set with its own).
+    SPINDLE_ASSERT(owner.locks_objects(), "a locked wake on a worker that takes no locks");
+    owner.wake_claimed(w, outcome);
 }
 
 void wake_all(wait_queue& queue, wake_outcome outcome) noexcept {
-    while (waiter* w = queue.head) wake(*w, outcome);
+    if (locks_objects()) {
+        while (waiter* w = claim_first_as<true>(queue)) wake_shared(*w, outcome);
+    } else {
+        while (waiter* w = claim_first_as<false>(queue)) wake_unshared(*w, outcome);
+    }
+}
+
+bool in_task() noexcept { return running_task() != nullptr; }
+
+wake_outcome wait_here(wait_queue& queue, waiter& w, object_guard& guard, const char* what,
+                       time_point deadline) {
+    wait_lock* const lock = guard.held();
+    if (!lock)
+        throw fiber_error(std::string("spindle: ") + what +
+                          " would wait outside any task, on the thread of a scheduler whose "
+                          "tasks alone could end the wait");
+    SPINDLE_ASSERT(!w.task && !w.sibling && !w.fired, "a thread's waiter used twice");
+    thread_waiter self;
+    w.thread = &self;
+    w.previous = w.next = nullptr;
+    queue.push_back(&w);
+    w.queue = &queue;
+    // The waiter is linked under the object's lock; wakers set `done` under the thread's own,
+    // so the object's may go before the thread blocks.
+    guard.hand_over()->unlock();
+    std::unique_lock<std::mutex> hold(self.lock);
+    const auto done = [&self] { return self.done; };
+    if (deadline == time_point::max()) {
+        self.woken.wait(hold, done);
+        return self.outcome;
+    }
+    if (self.woken.wait_until(hold, deadline, done)) return self.outcome;
+    hold.unlock();
+    // The deadline passed: the thread races its wakers for the claim, under the object's lock.
+    lock->lock();
+    if (try_claim(w)) {
+        if (w.queue) unlink(w);
+        lock->unlock();
+        return wake_outcome::timed_out;
+    }
+    lock->unlock();
+    // A waker won: it has unlinked the waiter and is about to say how the wait ended.
+    hold.lock();
+    self.woken.wait(hold, done);
+    return self.outcome;
 }
 
 }  // namespace spindle::detail

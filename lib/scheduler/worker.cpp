@@ -26,6 +26,9 @@ struct task_entry {
     void operator()() {
         task_record* t = task;
         do {
+            // Arrived by a switch (or none, on the fiber of a task that just finished): the
+            // arriving side's duties, as after any switch (a parked task's locks to release).
+            worker::arrived();
             t->scheduler->main_worker.start_task_fp();
             try {
                 t->operations->run(t->payload);
@@ -54,13 +57,23 @@ worker::worker(scheduler_core& core) noexcept
 
 void worker::enter() noexcept {
     this_worker_slot() = this;
+    locks_objects_ = core_.shared.load(std::memory_order_relaxed);
+    detail::locks_objects_slot() = locks_objects_;
     loop_control_ = current_control();
     // The state every task with its own starts from, and the run loop's own.
     if (tasks_own_fp_) save_fp_control(loop_);
     if (trace_) trace_->bind_thread();
 }
 
-void worker::leave() noexcept { this_worker_slot() = nullptr; }
+void worker::leave() noexcept {
+    this_worker_slot() = nullptr;
+    detail::locks_objects_slot() = true;  // a thread outside any scheduler takes every wait_lock
+}
+
+void worker::become_shared() noexcept {
+    locks_objects_ = true;
+    if (this_worker_slot() == this) detail::locks_objects_slot() = true;
+}
 
 void worker::run_loop() {
     using time_point = std::chrono::steady_clock::time_point;
@@ -127,10 +140,25 @@ void worker::idle_until(std::chrono::steady_clock::time_point deadline) {
 
 void worker::start_remote_work() noexcept {
     remote_job* jobs;
+    task_record* woken;
     {
-        std::lock_guard<std::mutex> hold(core_.inbox.lock);
-        jobs = core_.inbox.take_jobs();
+        remote_inbox& inbox = core_.inbox;
+        std::lock_guard<std::mutex> hold(inbox.lock);
+        jobs = inbox.take_jobs();
+        woken = inbox.take_woken();
         remote_work_.store(0, std::memory_order_relaxed);
+        // Between two operations of its tasks (none holds an object's lock here but a parking
+        // one, whose hand-over knows whether it took it): the worker starts taking wait_locks.
+        if (inbox.share_requested) {
+            inbox.share_requested = false;
+            core_.become_shared();
+            inbox.shared_changed.notify_all();
+        }
+    }
+    while (task_record* task = woken) {
+        woken = task->woken_next;
+        task->woken_next = nullptr;
+        finish_remote_wake(task);
     }
     while (remote_job* job = jobs) {
         jobs = job->next;
@@ -216,6 +244,16 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
 }
 
 void worker::wake_task_slow(task_record* task, wake_outcome outcome, bool first) noexcept {
+    if (locks_objects_ && task->wait) {
+        // A timeout or a cancel, racing the objects' notifiers (maybe on other threads) for the
+        // wait: the loser does nothing. The winner leaves the waiters linked (their objects'
+        // locks may be held right now, by a task parking on one of them), for the task.
+        if (task->claimed.exchange(true, std::memory_order_acq_rel)) return;
+        if (task->timer_slot != no_timer_slot) timers_.remove(task);
+        task->outcome = outcome;
+        make_ready(task, first);
+        return;
+    }
     end_any_wait(task);
     task->outcome = outcome;
     make_ready(task, first);
@@ -235,6 +273,47 @@ void worker::end_any_wait(task_record* task) noexcept {
         task->joining = nullptr;
     }
     if (task->timer_slot != no_timer_slot) timers_.remove(task);
+}
+
+void worker::wake_claimed(waiter& w, wake_outcome outcome) noexcept {
+    task_record* const task = w.task;
+    SPINDLE_ASSERT(task->status == task_status::waiting && w.queue,
+                   "a claimed waiter woken while not waiting");
+    w.queue->remove(&w);
+    w.queue = nullptr;
+    w.fired = true;
+    task->outcome = outcome;
+    if (task->timer_slot != no_timer_slot) timers_.remove(task);
+    make_ready(task);
+}
+
+void worker::finish_remote_wake(task_record* task) noexcept {
+    SPINDLE_ASSERT(task->status == task_status::waiting && task->claimed.load(),
+                   "a task another thread woke is not in a claimed wait");
+    if (task->timer_slot != no_timer_slot) timers_.remove(task);
+    make_ready(task);
+}
+
+void worker::release_waiters(task_record* task) noexcept {
+    for (waiter* w = std::exchange(task->wait, nullptr); w; w = w->sibling) {
+        // Let go of by a waker already (let_go()): its object may be gone, so not touched.
+        if (!std::atomic_ref<wait_queue*>(w->queue).load(std::memory_order_acquire)) continue;
+        if (w->lock) w->lock->lock();
+        if (w->queue) {
+            w->queue->remove(w);
+            w->queue = nullptr;
+        }
+        if (w->lock) w->lock->unlock();
+    }
+    // Nothing can find the task's waiters any more, so nothing can claim this wait: the next
+    // wait begins unclaimed.
+    task->claimed.store(false, std::memory_order_relaxed);
+}
+
+void worker::after_switch() noexcept {
+    after_switch_duty_ = false;
+    if (const held_locks* handed = std::exchange(handed_locks_, nullptr)) handed->release();
+    if (finished_) reap();
 }
 
 void worker::unlink_siblings(waiter* w) noexcept {
@@ -295,6 +374,7 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
         // has not started needs its fiber's entry, so the loop starts it. (A stack whose canary
         // is gone is reported when its fiber is freed.)
         finished_ = task;
+        after_switch_duty_ = true;
         if (next && next->started) {
             if (queued) ready_.pop_front();
             hand_over(task, next);

@@ -72,6 +72,24 @@ public:
         }
         suspend_to(self, next);
     }
+    // park_handing() is park() for a task that holds the locks `handed` of the objects it waits
+    // on: the side that runs next releases them once the task's context is saved
+    // (after_switch()), so that no waker on another thread can resume it before. next_ready()
+    // takes no object lock, so it may run while they are held.
+    void park_handing(const held_locks* handed) noexcept {
+        SPINDLE_ASSERT(running_ && running_->status != task_status::running,
+                       "a task parked without saying what it waits for");
+        task_record* const self = running_;
+        task_record* next = next_ready();
+        if (next == self) [[unlikely]] {
+            handed->release();
+            set_status(next, task_status::running);
+            return;
+        }
+        handed_locks_ = handed;
+        after_switch_duty_ = true;
+        suspend_to(self, next);
+    }
     // yield_running() puts the running task behind the other ready ones, if there are any.
     [[gnu::always_inline]] inline void yield_running() noexcept;
     // run_child_now() makes `joiner` wait for `child`, a task that has not started, and runs the
@@ -95,8 +113,20 @@ public:
     // wake_task() ends whatever wait a task is in (wait queue, timer, join) and queues it; its
     // wait then returns `outcome`. Inline, the common case (one waiter in one queue, no timer,
     // no join) unlinks the waiter and queues the task; the rest is end_any_wait().
+    // Where other threads may touch the objects tasks wait on (locks_objects_), the wait is
+    // claimed first, and ends only if the claim is won (wake_task_slow()).
     [[gnu::always_inline]] void wake_task(task_record* task, wake_outcome outcome,
                                           bool first = false) noexcept {
+        if (locks_objects_) [[unlikely]] {
+            wake_task_slow(task, outcome, first);
+            return;
+        }
+        wake_task_unlinking(task, outcome, first);
+    }
+    // wake_task_unlinking() is wake_task() where no other thread can touch the wait: the waker
+    // unlinks every waiter of the task at once.
+    [[gnu::always_inline]] void wake_task_unlinking(task_record* task, wake_outcome outcome,
+                                                    bool first = false) noexcept {
         SPINDLE_ASSERT(task->status == task_status::waiting, "a task woken while not waiting");
         waiter* w = task->wait;
         if (!w || w->sibling || task->joining || task->timer_slot != no_timer_slot) [[unlikely]] {
@@ -112,6 +142,16 @@ public:
     }
     // wake_task_slow() is wake_task() for any wait.
     void wake_task_slow(task_record* task, wake_outcome outcome, bool first) noexcept;
+    // wake_claimed() ends the wait of `w`'s task, whose claim the caller (a notifier holding the
+    // object's lock) has won: it unlinks `w` and queues the task, which unlinks its other
+    // waiters (a select's) itself when it resumes (release_waiters()).
+    void wake_claimed(waiter& w, wake_outcome outcome) noexcept;
+    // release_waiters() unlinks, one object lock at a time, the waiters a woken task left linked.
+    static void release_waiters(task_record* task) noexcept;
+    // locks_objects() tells whether this worker takes wait_locks (its scheduler is shared);
+    // become_shared() makes it start, on its own thread or before run().
+    bool locks_objects() const noexcept { return locks_objects_; }
+    void become_shared() noexcept;
     // sleep_until() puts the running task in the timer heap (it must then park()).
     void add_timer(task_record* task, std::chrono::steady_clock::time_point deadline);
     // arm_wait_timer() gives `task`, about to wait, a timer for the earlier of `deadline` (its
@@ -183,6 +223,11 @@ private:
     bool prepare(task_record* task) noexcept;
     void arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline);
     static void unlink_siblings(waiter* w) noexcept;
+    // finish_remote_wake() queues a task another thread woke (its claim won, its waiter unlinked).
+    void finish_remote_wake(task_record* task) noexcept;
+    // after_switch() is the arriving side's rare duty: the stack of a task that finished, the
+    // locks a parked task handed over.
+    void after_switch() noexcept;
     // end_any_wait() takes a waiting task out of its wait queue(s), its join and the timer heap.
     void end_any_wait(task_record* task) noexcept;
     // switch_to() and suspend_to() are inline so that a parked task's frames on its stack are
@@ -205,6 +250,12 @@ private:
     // reap_after_switch() is the arriving side's one duty after a switch: the thread's worker
     // (this_worker_slot(), read afresh) gives back the stack of a task that finished.
     [[gnu::always_inline]] static inline void reap_after_switch() noexcept;
+
+public:
+    // arrived() is reap_after_switch() for a task's fiber body, where a task starts.
+    static void arrived() noexcept { reap_after_switch(); }
+
+private:
     // hand_over() notes that the thread passes from task `from` to task `to` (nullptr: the run
     // loop). Counting the switch and testing for a trace are one decrement and its branch:
     // countdown_ reaches zero after 2^64 - 1 switches without a trace, after every one with.
@@ -232,6 +283,10 @@ private:
     fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
     task_record* running_ = nullptr;
     task_record* finished_ = nullptr;       // finished; its stack is still to be given back
+    const held_locks* handed_locks_ = nullptr;  // to release once the parked task is switched out
+    // after_switch_duty_ is set with finished_ or handed_locks_: the arriving side's one test.
+    bool after_switch_duty_ = false;
+    bool locks_objects_ = false;  // the scheduler is shared: wait_locks are taken (wait_lock.hpp)
     // Fibers whose task finished, kept for tasks that have not started: such a task then runs
     // on one, which saves making a fiber (a stack from the pool, its set-up) and ending one.
     // Few: a task that finishes usually hands over to a task that then starts another.
@@ -329,6 +384,12 @@ struct scheduler_core {
     // to it while it records.
     std::unique_ptr<trace_recorder> trace;
     std::atomic<bool> running{false};
+    // shared is set once a scheduler_handle has been made: other threads may then touch the
+    // objects its tasks wait on, and its workers take their wait_locks. It stays set.
+    std::atomic<bool> shared{false};
+    // become_shared() sets `shared` (under the inbox's lock), and makes the worker take wait_locks
+    // when it runs on the calling thread; a running worker elsewhere is asked (keep_open()).
+    void become_shared() noexcept;
 
 private:
     std::unique_ptr<poller> poller_;
@@ -341,7 +402,7 @@ private:
 
 void worker::reap_after_switch() noexcept {
     worker* const here = this_worker_slot();
-    if (here->finished_) [[unlikely]] here->reap();
+    if (here->after_switch_duty_) [[unlikely]] here->after_switch();
 }
 
 void worker::switch_to(task_record* self, task_record* next) noexcept {
@@ -413,6 +474,9 @@ inline bool on_other_thread(const scheduler_core* core) noexcept {
 inline void refuse_other_threads(const scheduler_core* core, const char* what) {
     if (on_other_thread(core)) [[unlikely]] throw_other_thread(what);
 }
+
+// post_woken() hands a task another thread woke to its scheduler's worker (the inbox).
+void post_woken(scheduler_core* core, task_record* task) noexcept;
 
 // complete_task() marks a task done, wakes its joiner, and frees the record when no handle
 // holds it and it has no stack left.

@@ -8,13 +8,18 @@ namespace spindle {
 
 using detail::wake_outcome;
 
-condition_variable::~condition_variable() { detail::wake_all(waiters_, wake_outcome::closed); }
+condition_variable::~condition_variable() {
+    detail::object_guard guard(lock_);
+    detail::wake_all(waiters_, wake_outcome::closed);
+}
 
 void condition_variable::notify_one() noexcept {
-    if (detail::waiter* w = waiters_.front()) detail::wake(*w, wake_outcome::completed);
+    detail::object_guard guard(lock_);
+    if (detail::waiter* w = detail::claim_first(waiters_)) detail::wake(*w, wake_outcome::completed);
 }
 
 void condition_variable::notify_all() noexcept {
+    detail::object_guard guard(lock_);
     detail::wake_all(waiters_, wake_outcome::completed);
 }
 
@@ -32,9 +37,13 @@ std::cv_status condition_variable::wait_with(
         throw fiber_error(
             "spindle: condition_variable::wait() needs a lock that holds its mutex, taken by the "
             "calling task");
-    // Queue first, then release the mutex: no notification between the two can be missed.
+    // Queue first, then release the mutex: no notification between the two can be missed. The
+    // condition variable's own lock (when taken: other threads may notify) is held from linking
+    // until the task has switched away.
     detail::waiter w;
     w.object = name_.c_str();
+    w.lock = &lock_;
+    detail::object_guard guard(lock_);
     if (deadline)
         detail::begin_wait_until(waiters_, w, "condition_variable notify", *deadline);
     else
@@ -53,7 +62,7 @@ std::cv_status condition_variable::wait_with(
     };
     wake_outcome outcome;
     try {
-        outcome = detail::end_wait(w);
+        outcome = detail::end_wait(w, guard);
     } catch (...) {
         // Even when cancelled, the caller gets its lock back, as std::condition_variable promises.
         take_back();

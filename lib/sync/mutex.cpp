@@ -30,7 +30,9 @@ std::string describe_holder(detail::task_key owner) {
 }  // namespace
 
 mutex::~mutex() {
-    if (!waiters_.empty())
+    // (Waiters whose wait a timeout or cancel has ended may still be linked, for their tasks to
+    // unlink: first_waiting() lets go of them.)
+    if (detail::first_waiting(waiters_))
         detail::stop_process("a mutex was destroyed while tasks waited for it");
 }
 
@@ -84,7 +86,7 @@ void mutex::unlock() {
     if (owner_ != running_task_key())
         throw fiber_error("spindle: mutex::unlock() by a task that does not hold the mutex; " +
                           describe_holder(owner_));
-    if (detail::waiter* next = waiters_.front()) {
+    if (detail::waiter* next = detail::claim_first(waiters_)) {
         // Handed over, not released: the longest waiter owns it before anyone else can run.
         owner_ = {next->task->scheduler->serial, next->task->id};
         detail::wake(*next, wake_outcome::completed);

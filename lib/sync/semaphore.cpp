@@ -32,7 +32,7 @@ bool semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline
 bool semaphore::try_acquire() noexcept {
     // Permits are free only while nobody waits (release() hands them over first), so taking one
     // here never jumps a queue.
-    SPINDLE_ASSERT(count_ == 0 || waiters_.empty(), "a semaphore with free permits and waiters");
+    SPINDLE_ASSERT(count_ == 0 || !detail::first_waiting(waiters_), "a semaphore with free permits and waiters");
     if (count_ == 0) return false;
     --count_;
     return true;
@@ -49,12 +49,12 @@ void semaphore::release(std::ptrdiff_t n) {
     if (n > PTRDIFF_MAX - count_)
         throw std::overflow_error("spindle: semaphore::release(n) would overflow the count");
     for (; n > 0; --n) {
-        detail::waiter* next = waiters_.front();
+        detail::waiter* next = detail::claim_first(waiters_);
         if (!next) break;
         detail::wake(*next, wake_outcome::completed);  // unlinks it
     }
     count_ += n;
-    SPINDLE_ASSERT(count_ == 0 || waiters_.empty(), "a semaphore with free permits and waiters");
+    SPINDLE_ASSERT(count_ == 0 || !detail::first_waiting(waiters_), "a semaphore with free permits and waiters");
 }
 
 }  // namespace spindle

@@ -22,6 +22,11 @@ bool wait_in(wait_queue& queue, const object_name& name, const char* what,
         break;
     case wake_outcome::closed:
         throw fiber_error(destroyed);
+    case wake_outcome::retry:
+        // Only a channel's hand-over can throw; the sync layer's wakers hand over nothing that
+        // could.
+        SPINDLE_ASSERT(false, "a sync primitive's wait ended in retry");
+        break;
     case wake_outcome::waiting:
     case wake_outcome::cancelled:
         break;

@@ -11,9 +11,7 @@
 #include <csignal>
 #include <cstdlib>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
+#include "under_valgrind.hpp"
 
 namespace spindle_test {
 
@@ -33,15 +31,6 @@ inline constexpr bool sanitizer_owns_fault_signals = false;
 inline constexpr bool sanitizer_owns_fault_signals = false;
 #endif
 
-// under_valgrind() is true when Memcheck runs the test: it reports the faulting access as an
-// error and, with --error-exitcode, replaces the exit status of a child that survives it.
-inline bool under_valgrind() {
-#if __has_include(<valgrind/valgrind.h>)
-    return RUNNING_ON_VALGRIND;
-#else
-    return false;
-#endif
-}
 
 inline int* volatile null_pointer = nullptr;
 inline volatile int zero_divisor = 0;

@@ -236,6 +236,9 @@ TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws
             armed_throw arm(1);
             CHECK_THROWS_AS(ch.receive(), probe_error);
         }
+        // (Where other threads may touch the channel, SPINDLE_SHARE_SCHEDULERS=1, the sender was
+        // claimed, so it woke to wait again; a turn lets it. Here it still waits.)
+        this_fiber::yield();
         {
             armed_throw arm(1);
             CHECK_THROWS_AS(ch.try_receive(), probe_error);
@@ -289,6 +292,7 @@ TEST_CASE_TEMPLATE("channel exceptions: a send whose move into a waiting receive
             armed_throw arm(1);
             CHECK_THROWS_AS(ch.send(T(1)), probe_error);
         }
+        this_fiber::yield();  // (as above: a claimed receiver waits again)
         {
             armed_throw arm(1);
             T value(2);

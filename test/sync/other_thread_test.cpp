@@ -1,21 +1,41 @@
-// Channels and the other primitives from a thread that is not the scheduler's: until they take
-// locks (worker threads, issue 13), such a thread hands the scheduler a function that uses them
-// (submit()); using them directly while the scheduler runs elsewhere is refused with a message,
-// not left to corrupt the queues.
+// Channels and condition variables from threads that are not the scheduler's: a thread outside
+// any task sends and receives (blocking itself where it waits) and notifies, while it holds a
+// scheduler_handle of the scheduler whose tasks use the same objects; without one, a wake of a
+// running scheduler's task is refused with a message, not left to corrupt the queues. The races
+// between a thread's wake and a task's timeout or cancel end each wait exactly once.
 
 #include "child_process.hpp"
+
+#include "under_valgrind.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/errors.hpp>
 #include <spindle/scheduler.hpp>
+#include <spindle/select.hpp>
+#include <spindle/sync.hpp>
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace spindle;
+using namespace std::chrono_literals;
+
+namespace {
+
+// race_rounds is how many times a race test races: the issue's 100,000, fewer under Valgrind,
+// which runs one thread at a time and makes every hand-over between threads a slice switch.
+int race_rounds() { return spindle_test::under_valgrind() ? 2'000 : 100'000; }
+
+}  // namespace
 
 TEST_CASE("other threads: a send submitted to the scheduler reaches the task waiting for it") {
     scheduler s;
@@ -32,33 +52,332 @@ TEST_CASE("other threads: a send submitted to the scheduler reaches the task wai
     CHECK(got == std::optional<int>(7));
 }
 
-TEST_CASE("other threads: a send from a thread that would wake a task of a scheduler running "
-          "elsewhere stops the process, naming the task") {
+TEST_CASE("other threads: a thread sends to tasks and receives from them directly") {
+    constexpr int count = 2'000;
+    for (const std::size_t capacity : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
+        CAPTURE(capacity);
+        scheduler s;
+        channel<int> to_tasks(capacity);
+        channel<int> from_tasks(capacity);
+        // Two tasks pass every value on, doubled; the thread sends and takes the results.
+        auto relay = [&] {
+            while (std::optional<int> v = to_tasks.receive()) from_tasks.send(*v * 2);
+        };
+        auto first = s.spawn(relay);
+        auto second = s.spawn(relay);
+        // Each thread holds a handle while it uses the channels (else the relays' waits could
+        // look like a deadlock between the two threads' last moves).
+        scheduler_handle for_sender = s.keep_open();
+        scheduler_handle for_receiver = s.keep_open();
+        std::vector<int> results;
+        std::thread sender([&, h = std::move(for_sender)]() mutable {
+            for (int i = 0; i < count; ++i) to_tasks.send(i);
+            to_tasks.close();
+            h.release();
+        });
+        std::thread receiver([&, h = std::move(for_receiver)]() mutable {
+            for (int i = 0; i < count; ++i) results.push_back(*from_tasks.receive());
+            h.release();
+        });
+        s.run();
+        sender.join();
+        receiver.join();
+        REQUIRE(results.size() == count);
+        long long sum = 0;
+        for (int r : results) sum += r;
+        CHECK(sum == 2LL * (count - 1) * count / 2);
+        // One relay at a time takes each value, so with one relay the order would hold; with
+        // two, only the multiset: every value arrived once.
+        std::vector<bool> seen(count, false);
+        for (int r : results) {
+            REQUIRE(r % 2 == 0);
+            CHECK_FALSE(seen[static_cast<std::size_t>(r / 2)]);
+            seen[static_cast<std::size_t>(r / 2)] = true;
+        }
+    }
+}
+
+TEST_CASE("other threads: a thread and a task ping-pong on unbuffered channels, in order") {
+    constexpr int trips = 5'000;
+    scheduler s;
+    channel<int> ping(0);
+    channel<int> pong(0);
+    auto task = s.spawn([&] {
+        while (std::optional<int> v = ping.receive()) pong.send(*v + 1);
+    });
+    scheduler_handle handle = s.keep_open();
+    int last = -1;
+    bool in_order = true;
+    std::thread outside([&, h = std::move(handle)]() mutable {
+        for (int i = 0; i < trips; ++i) {
+            ping.send(i);
+            const int answer = *pong.receive();
+            if (answer != i + 1) in_order = false;
+            last = answer;
+        }
+        ping.close();
+        h.release();
+    });
+    s.run();
+    outside.join();
+    CHECK(in_order);
+    CHECK(last == trips);
+}
+
+TEST_CASE("other threads: channels between plain threads, no scheduler at all") {
+    channel<int> ch(0);
+    std::vector<int> got;
+    std::thread receiver([&] {
+        while (std::optional<int> v = ch.receive()) got.push_back(*v);
+    });
+    for (int i = 0; i < 100; ++i) ch.send(i);
+    ch.close();
+    receiver.join();
+    REQUIRE(got.size() == 100);
+    for (int i = 0; i < 100; ++i) CHECK(got[static_cast<std::size_t>(i)] == i);
+}
+
+TEST_CASE("other threads: a thread's timed send and receive give up at their deadline") {
+    channel<int> ch(0);
+    std::thread outside([&] {
+        CHECK(ch.receive_for(1ms) == std::nullopt);
+        int value = 5;
+        CHECK_FALSE(ch.send_for(value, 1ms));
+        CHECK(value == 5);  // a send that gives up keeps its value
+        CHECK_FALSE(ch.closed());
+    });
+    outside.join();
+    // The channel still works: the waiters that gave up are gone.
+    std::thread receiver([&] { CHECK(ch.receive() == std::optional<int>(9)); });
+    ch.send(9);
+    receiver.join();
+}
+
+TEST_CASE("other threads: close() wakes a thread blocked in send and one blocked in receive") {
+    channel<int> empty(0);
+    channel<int> full(1);
+    full.send(1);
+    std::atomic<int> woken{0};
+    std::thread receiver([&] {
+        if (empty.receive() == std::nullopt) ++woken;
+    });
+    std::thread sender([&] {
+        try {
+            full.send(2);
+        } catch (const channel_closed&) {
+            ++woken;
+        }
+    });
+    // Each thread may or may not wait yet when close() comes: both end the same way.
+    empty.close();
+    full.close();
+    receiver.join();
+    sender.join();
+    CHECK(woken == 2);
+}
+
+TEST_CASE("other threads: a task's select takes each value a thread sends exactly once") {
+    constexpr int count = 3'000;
+    scheduler s;
+    channel<long long> a(0);
+    channel<long long> b(0);
+    long long sum = 0;
+    int taken = 0;
+    auto task = s.spawn([&] {
+        std::optional<long long> from_a;
+        std::optional<long long> from_b;
+        while (taken < 2 * count) {
+            switch (select(on_receive(a, from_a), on_receive(b, from_b))) {
+                case 0: sum += *from_a; break;
+                case 1: sum += *from_b; break;
+            }
+            ++taken;
+        }
+    });
+    scheduler_handle for_a = s.keep_open();
+    scheduler_handle for_b = s.keep_open();
+    std::thread to_a([&, h = std::move(for_a)]() mutable {
+        for (int i = 1; i <= count; ++i) a.send(static_cast<long long>(i));
+        h.release();
+    });
+    std::thread to_b([&, h = std::move(for_b)]() mutable {
+        for (int i = 1; i <= count; ++i) b.send(1'000'000LL * i);
+        h.release();
+    });
+    s.run();
+    to_a.join();
+    to_b.join();
+    CHECK(taken == 2 * count);
+    CHECK(sum == static_cast<long long>(count) * (count + 1) / 2 * 1'000'001);
+}
+
+TEST_CASE("other threads: a thread's send races a task's timeout: each value lands once") {
+    // The task waits with deadlines a few microseconds away, over and over, while a second task
+    // keeps the worker busy, so that timers expire at each switch rather than after an idle
+    // sleep; the thread offers values with try_send(), which succeeds only into a waiting
+    // receive, at intervals of the same order. So the thread's wakes and the receive's timer
+    // race for the wait, and exactly one ends it: every value try_send() says it handed over
+    // was received exactly once, in order, and the others were not.
+    const int rounds = race_rounds();
+    scheduler s;
+    channel<int> ch(0);
+    std::vector<int> received;
+    std::atomic<bool> done{false};
+    int timeouts = 0;
+    auto receiver = s.spawn([&] {
+        for (std::size_t i = 0;; ++i) {
+            if (std::optional<int> v = ch.receive_for(std::chrono::microseconds(i % 4))) {
+                received.push_back(*v);
+            } else {
+                ++timeouts;
+                if (done.load()) break;
+            }
+        }
+    });
+    auto busy = s.spawn([&] {
+        while (!done.load()) this_fiber::yield();
+    });
+    scheduler_handle handle = s.keep_open();
+    std::vector<int> sent;
+    std::thread outside([&, h = std::move(handle)]() mutable {
+        int value = 0;
+        for (long attempt = 0; value < rounds && attempt < 100L * rounds; ++attempt) {
+            int offered = value;
+            if (ch.try_send(offered)) sent.push_back(value++);
+            // A pause of 0 to 3 microseconds between offers.
+            const auto until =
+                std::chrono::steady_clock::now() + std::chrono::microseconds(attempt % 4);
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        }
+        done = true;
+        h.release();
+    });
+    s.run();
+    outside.join();
+    CHECK(received == sent);
+    CHECK(sent.size() > 0);
+    CHECK(timeouts > 0);
+}
+
+TEST_CASE("other threads: a thread's send races a cancel: the task ends its wait once") {
+    const int rounds = race_rounds() / 10;
+    scheduler s;
+    channel<int> ch(0);
+    int received = 0;
+    int cancelled_count = 0;
+    int sent = 0;
+    scheduler_handle handle = s.keep_open();
+    std::thread outside([&, h = std::move(handle)]() mutable {
+        for (int i = 0; i < rounds; ++i) {
+            int value = i;
+            if (ch.send_for(value, 20us)) ++sent;
+        }
+        h.release();
+    });
+    auto main_task = s.spawn([&] {
+        for (int i = 0; i < rounds; ++i) {
+            auto receiver = spawn([&] {
+                try {
+                    if (ch.receive()) ++received;
+                } catch (const cancelled&) {
+                    ++cancelled_count;
+                    throw;
+                }
+            });
+            this_fiber::yield();  // it waits, or has taken a value already
+            receiver.cancel();
+            try {
+                receiver.join();
+            } catch (const cancelled&) {
+            }
+        }
+    });
+    s.run();
+    outside.join();
+    CHECK(received == sent);
+    CHECK(received + cancelled_count <= rounds);
+}
+
+TEST_CASE("other threads: notify from a thread wakes a task waiting on a condition variable") {
+    scheduler s;
+    spindle::mutex m;
+    condition_variable cv;
+    std::atomic<bool> ready{false};
+    std::atomic<bool> seen{false};
+    auto waiter = s.spawn([&] {
+        std::unique_lock<spindle::mutex> lock(m);
+        cv.wait(lock, [&] { return ready.load(); });
+        seen = true;
+    });
+    scheduler_handle handle = s.keep_open();
+    bool gave_up = false;
+    std::thread outside([&, h = std::move(handle)]() mutable {
+        ready = true;
+        // The task may not wait yet when a notify comes (the thread cannot take a spindle::mutex
+        // that a task holds): notify until it has seen the flag, within a bound.
+        for (int i = 0; !seen.load(); ++i) {
+            if (i == 20'000) {
+                gave_up = true;
+                break;
+            }
+            cv.notify_all();
+            std::this_thread::sleep_for(50us);
+        }
+        h.release();
+    });
+    s.run();
+    outside.join();
+    CHECK_FALSE(gave_up);
+    CHECK(seen);
+}
+
+TEST_CASE("other threads: keep_open() from another thread while the scheduler runs, then sends") {
+    scheduler s;
+    channel<int> ch(0);
+    std::optional<int> got;
+    std::atomic<bool> stop{false};
+    auto receiver = s.spawn([&] { got = ch.receive(); });
+    // No handle before run(): a sleeper keeps it running until the thread has made its own.
+    auto sleeper = s.spawn([&] {
+        while (!stop.load()) this_fiber::sleep_for(1ms);
+    });
+    std::thread outside([&] {
+        scheduler_handle mine = s.keep_open();  // the worker starts taking locks, then this returns
+        stop = true;
+        ch.send(11);
+        mine.release();
+    });
+    s.run();
+    outside.join();
+    CHECK(got == std::optional<int>(11));
+}
+
+TEST_CASE("other threads: without a scheduler_handle, a wake of a running scheduler's task stops "
+          "the process, naming the task and the rule") {
+    // Under SPINDLE_SHARE_SCHEDULERS=1 every scheduler is shared, as if it had a handle.
+    if (const char* shared = std::getenv("SPINDLE_SHARE_SCHEDULERS"); shared && shared[0] == '1')
+        return;
     const auto result = spindle_test::run_in_child([] {
         scheduler s;
         channel<int> values(0);
         auto receiver = s.spawn("receiver", [&values] { (void)values.receive(); });
-        scheduler_handle handle = s.keep_open();
+        // No handle; a sleeper keeps run() going (the receiver's wait alone is a deadlock).
+        auto sleeper = s.spawn([] { this_fiber::sleep_for(std::chrono::seconds(10)); });
         std::thread runner([&s] { s.run(); });
-        s.submit([] {}).get();  // run() runs on `runner`, the receiver waits
-        values.send(1);         // from this thread: refused
+        // Mostly the receiver waits by now, and the send's wake is refused; else the send waits
+        // and the receiver's wake of this thread is: the same rule, the same end.
+        std::this_thread::sleep_for(20ms);
+        values.send(1);
         runner.join();
     });
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer sees the race the rule is about (the thread reads the channel's queue the
+    // worker wrote without its lock) before spindle can, and ends the child with its report.
+    CHECK(result.err.find("ThreadSanitizer: data race") != std::string::npos);
+#else
     CHECK(result.signalled);
-    CHECK(result.err.find("'receiver' was woken") != std::string::npos);
-    CHECK(result.err.find("submit()") != std::string::npos);
-}
-
-TEST_CASE("other threads: a receive that would wait on a thread outside any task is refused") {
-    channel<int> values(1);
-    std::string message;
-    std::thread outside([&] {
-        try {
-            (void)values.receive();
-        } catch (const fiber_error& e) {
-            message = e.what();
-        }
-    });
-    outside.join();
-    CHECK(message.find("outside any task") != std::string::npos);
+    CHECK(result.err.find("'receiver'") != std::string::npos);
+    CHECK(result.err.find("scheduler_handle") != std::string::npos);
+#endif
 }

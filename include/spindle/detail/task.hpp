@@ -23,6 +23,7 @@ namespace spindle::detail {
 struct scheduler_core;
 struct task_record;
 struct task_set;
+struct thread_waiter;
 }  // namespace spindle::detail
 
 SPINDLE_EXPORTS_BEGIN

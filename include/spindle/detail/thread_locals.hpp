@@ -37,6 +37,20 @@ SPINDLE_EXPORTS_BEGIN
                          : "=r"(spindle_address_));                                    \
         return spindle_address_;                                                       \
     }())
+// SPINDLE_THREAD_LOCAL_FLAG(symbol) tells whether the bool thread-local `symbol` is set: the
+// offset's load and a compare of the byte at %fs:offset, its answer in the flags (one
+// instruction fewer than the address and a load, on paths that test it once per operation).
+// It reads memory the compiler does not see; the flags it tests are written in functions of
+// their own, out of line (worker::enter(), leave(), become_shared()).
+#define SPINDLE_THREAD_LOCAL_FLAG(symbol)                                                \
+    ([]() noexcept {                                                                   \
+        bool spindle_set_;                                                             \
+        unsigned long spindle_offset_;                                                 \
+        __asm__ volatile("movq " symbol "@gottpoff(%%rip), %1\n\t"                     \
+                         "cmpb $0, %%fs:(%1)"                                          \
+                         : "=@ccne"(spindle_set_), "=r"(spindle_offset_));             \
+        return spindle_set_;                                                           \
+    }())
 #elif defined(__aarch64__) && defined(__ELF__)
 // AArch64 ELF TLS (variant I): tpidr_el0 is the thread pointer; :gottprel: is the GOT slot with
 // the variable's offset from it (relaxed to movz/movk in an executable).
@@ -51,6 +65,8 @@ SPINDLE_EXPORTS_BEGIN
                          : "=&r"(spindle_address_), "=&r"(spindle_offset_));           \
         return spindle_address_;                                                       \
     }())
+// SPINDLE_THREAD_LOCAL_FLAG(symbol): the address, then the byte.
+#define SPINDLE_THREAD_LOCAL_FLAG(symbol) (*SPINDLE_THREAD_LOCAL_ADDRESS(bool, symbol))
 #else
 #error "spindle reads its thread-locals with x86-64 or AArch64 ELF assembly (thread_locals.hpp)"
 #endif

@@ -1,14 +1,22 @@
 #pragma once
 // Wait queues: what channel, mutex and condition_variable build on.
 //
-// A waiting task is represented by a waiter that lives in the waiting frame (so waiting
-// allocates nothing) and is linked into the queue of what it waits on. Whoever satisfies the
-// wait unlinks the waiter and makes its task ready with wake(). A queue is per object; when the
-// multi-threaded mode comes, each gets a lock and this interface stays.
+// A waiting task (or thread, see below) is represented by a waiter that lives in the waiting
+// frame (so waiting allocates nothing) and is linked into the queue of what it waits on. Whoever
+// satisfies the wait claims the waiter (claim_first()), unlinks it and makes its task ready with
+// wake(). An object that other threads may use has a wait_lock (wait_lock.hpp): its queue is
+// touched only under it, and a task that waits hands it to end_wait(), which releases it once the
+// task has switched away. Notify, timeout and cancel race for a waiting task through one atomic
+// claim, so that each wait is ended exactly once; the woken task unlinks its other waiters (a
+// select's) itself, one lock at a time, after it resumes.
+//
+// A thread outside any task waits too (a channel's send or receive from a std::thread): its
+// waiter points to a thread_waiter, which blocks the thread until a waker ends the wait.
 
 #include <spindle/detail/config.hpp>
 #include <spindle/detail/intrusive_list.hpp>
 #include <spindle/detail/task.hpp>
+#include <spindle/detail/wait_lock.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -28,6 +36,8 @@ enum class wake_outcome : std::uint8_t {
     closed,     // the object it waited on was closed or destroyed
     timed_out,  // its deadline passed
     cancelled,  // task::cancel() interrupted it
+    retry,      // the waker claimed it but could not complete the hand-over (a value's move
+                // threw): nothing happened, wait again
 };
 
 // object_name is the name a user gives a channel, mutex or other object tasks wait on, which
@@ -49,17 +59,20 @@ private:
     char text_[32];
 };
 
-// waiter is one task waiting in one wait_queue. `slot` is for the waker: where to put or take
-// what is handed over. `object` is the name of what it waits on (object_name::c_str()), or null.
-// A task may wait in several queues at once (select): begin_wait() links the first waiter and
-// also_wait() each further one; whichever is woken first is marked `fired` and all are unlinked.
+// waiter is one task (or thread) waiting in one wait_queue. `slot` is for the waker: where to
+// put or take what is handed over. `object` is the name of what it waits on
+// (object_name::c_str()), or null; `lock` is the object's wait_lock, if it has one. A task may
+// wait in several queues at once (select): begin_wait() links the first waiter and also_wait()
+// each further one; whichever is woken first is marked `fired`, and none other can be.
 struct waiter {
     waiter* previous = nullptr;
     waiter* next = nullptr;
-    wait_queue* queue = nullptr;
+    wait_queue* queue = nullptr;  // null once unlinked
     task_record* task = nullptr;
+    thread_waiter* thread = nullptr;  // instead of `task`: a thread outside any task waits
     void* slot = nullptr;
     const char* object = nullptr;
+    wait_lock* lock = nullptr;
     waiter* sibling = nullptr;  // the next waiter of the same task's wait, if several
     bool fired = false;         // this waiter, of the task's several, is the one woken
 };
@@ -84,12 +97,85 @@ void begin_wait_until(wait_queue& queue, waiter& w, const char* what,
 // end_wait() suspends the calling task until its waiter is woken, and says how. An interruptible
 // wait that was cancelled (or woken other than `completed` while a cancel was pending) throws
 // cancelled, unless the task is unwinding (then the cancellation stays pending); so does an
-// uninterruptible one that a scheduler's teardown ended. The waiter is unlinked by then.
+// uninterruptible one that a scheduler's teardown ended. Every waiter of the wait is unlinked by
+// then.
 wake_outcome end_wait(waiter& w);
-// wake() unlinks w and makes its task ready; the task's end_wait() returns `outcome`.
-void wake(waiter& w, wake_outcome outcome) noexcept;
+// end_wait(w, handed) is end_wait() by a task that holds the locks `handed` of the objects it
+// waits on: they are released once it has switched away.
+wake_outcome end_wait(waiter& w, held_locks handed);
+// end_wait(w, guard) is end_wait() handing over the one lock `guard` holds, if any.
+inline wake_outcome end_wait(waiter& w, object_guard& guard) {
+    wait_lock* const lock = guard.hand_over();
+    if (!lock) return end_wait(w);
+    return end_wait(w, held_locks{&lock, 1});
+}
+
+// Wakers. Each comes in two forms: `Locked` (or _shared) for a caller that takes the objects'
+// locks (locks_objects(): a thread outside any scheduler, the worker of a shared one), and
+// unlocked for the worker of a scheduler no other thread may touch, whose code needs neither
+// claims nor locks; the plain names ask locks_objects() and pick one.
+
+// claim_first() claims the longest waiting waiter of `queue` that no other waker (a timeout, a
+// cancel, another object's notify) has claimed, and returns it, or nullptr. The caller then
+// completes the hand-over and wakes it (with `retry` if the hand-over threw), holding the
+// object's lock throughout. Unlocked, the first waiter is unclaimed by construction.
+waiter* claim_first_shared(wait_queue& queue) noexcept;
+template <bool Locked>
+inline waiter* claim_first_as(wait_queue& queue) noexcept {
+    waiter* w = queue.front();
+    if constexpr (Locked) {
+        if (w) return claim_first_shared(queue);
+    }
+    return w;
+}
+inline waiter* claim_first(wait_queue& queue) noexcept {
+    return locks_objects() ? claim_first_as<true>(queue) : claim_first_as<false>(queue);
+}
+// first_waiting() is the longest waiting waiter of `queue` that no waker has claimed, without
+// claiming it (a select asks whether a case could complete); nullptr when none.
+waiter* first_waiting_shared(wait_queue& queue) noexcept;
+inline waiter* first_waiting(wait_queue& queue) noexcept {
+    waiter* w = queue.front();
+    if (w && locks_objects()) [[unlikely]] return first_waiting_shared(queue);
+    return w;
+}
+// wake() ends the wait of the waiter claim_first() returned: unlinks it and makes its task
+// ready (or lets its thread go on); the wait returns `outcome`.
+void wake_shared(waiter& w, wake_outcome outcome) noexcept;
+void wake_unshared(waiter& w, wake_outcome outcome) noexcept;
+template <bool Locked>
+inline void wake_as(waiter& w, wake_outcome outcome) noexcept {
+    if constexpr (Locked)
+        wake_shared(w, outcome);
+    else
+        wake_unshared(w, outcome);
+}
+inline void wake(waiter& w, wake_outcome outcome) noexcept {
+    if (locks_objects())
+        wake_shared(w, outcome);
+    else
+        wake_unshared(w, outcome);
+}
+// give_up_claim() is for a waker whose hand-over to the waiter claim_first() returned threw:
+// unlocked, nothing was claimed and the waiter stays as it was; else its wait ends with `retry`
+// (it waits again).
+template <bool Locked>
+inline void give_up_claim(waiter& w) noexcept {
+    if constexpr (Locked) wake_shared(w, wake_outcome::retry);
+}
 // wake_all() wakes every waiter in the queue, in order.
 void wake_all(wait_queue& queue, wake_outcome outcome) noexcept;
+
+// wait_here() is a wait of code outside any task: it links `w` (which names its object) into
+// `queue` for the calling thread, releases `guard`, and blocks the thread until a waker ends the
+// wait or `deadline` passes (timed_out). Without a lock to release (a guard that holds none, on
+// a worker whose scheduler no other thread may touch) it throws fiber_error: the waker could only
+// be a task of the thread it would block.
+wake_outcome wait_here(wait_queue& queue, waiter& w, object_guard& guard, const char* what,
+                       std::chrono::steady_clock::time_point deadline);
+// in_task() tells whether the calling code runs in a task (its waits suspend the task) or not
+// (they block the thread, wait_here()).
+bool in_task() noexcept;
 
 // task_key names a task for the life of the process, which a record's address does not
 // (records are recycled) and a task id alone does not (ids count per scheduler). {0, 0} stands
