@@ -328,7 +328,9 @@ private:
 /// scheduler::submit() (as an io_context with a work guard does). release() or the destructor
 /// lets go, and a run() with nothing left to do then returns (or reports its deadlock). Made by
 /// scheduler::keep_open(); move-only. Its operations are safe from any thread, and it may
-/// outlive the scheduler: submit() then throws fiber_error.
+/// outlive the scheduler: submit() then throws fiber_error. While a thread holds one, it may use
+/// the channels and condition variables the scheduler's tasks wait on directly (the first
+/// handle makes the scheduler take their locks, for the rest of its life; docs/threads.md).
 class scheduler_handle {
 public:
     /// scheduler_handle() is an empty handle, holding nothing open.

@@ -87,6 +87,8 @@ private:
 };
 
 /// condition_variable lets tasks wait, holding a spindle::mutex, until another task notifies.
+/// Notifying works from any thread (a thread other than the scheduler's holds a
+/// scheduler_handle meanwhile, docs/threads.md); waiting is for tasks.
 class condition_variable {
 public:
     /// condition_variable() makes a condition variable nobody waits on.
@@ -96,7 +98,7 @@ public:
     condition_variable(const condition_variable&) = delete;
     condition_variable& operator=(const condition_variable&) = delete;
 
-    /// notify_one() wakes the task that has waited longest.
+    /// notify_one() wakes the task that has waited longest; from a task or any thread.
     void notify_one() noexcept;
     /// notify_all() wakes every waiting task.
     void notify_all() noexcept;
