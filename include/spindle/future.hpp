@@ -34,7 +34,10 @@ public:
     future_state_base(const future_state_base&) = delete;
     future_state_base& operator=(const future_state_base&) = delete;
 
-    bool ready() const noexcept { return ready_; }
+    bool ready() const noexcept {
+        object_guard guard(lock_);
+        return ready_;
+    }
     // set_name() names the state in deadlock reports and task dumps.
     void set_name(std::string_view name) noexcept { name_.assign(name); }
     std::string_view name() const noexcept {
@@ -64,6 +67,8 @@ protected:
     virtual ~future_state_base();
 
 private:
+    // lock_ is the state's: a promise and its future may be on different threads.
+    mutable wait_lock lock_;
     wait_queue waiters_;
     object_name name_;
     std::exception_ptr error_;

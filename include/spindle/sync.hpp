@@ -188,7 +188,10 @@ public:
     /// PTRDIFF_MAX (nothing is released then).
     void release(std::ptrdiff_t n = 1);
     /// available() is the number of free permits (0 while tasks wait).
-    std::ptrdiff_t available() const noexcept { return count_; }
+    std::ptrdiff_t available() const noexcept {
+        detail::object_guard guard(lock_);
+        return count_;
+    }
 
     /// set_name() names the semaphore for deadlock reports and task dumps.
     void set_name(std::string_view name) noexcept { name_.assign(name); }
@@ -197,7 +200,9 @@ public:
 
 private:
     bool acquire_with(const std::chrono::steady_clock::time_point* deadline);
+    bool take_free_permit() noexcept;
 
+    mutable detail::wait_lock lock_;  ///< other threads may use it (detail/wait_lock.hpp)
     detail::wait_queue waiters_;
     std::ptrdiff_t count_;
     detail::object_name name_;
@@ -223,11 +228,15 @@ public:
     // wait() returns at once when the count is zero, else waits until it is: true then, false
     // at `*deadline` when one is given.
     bool wait(const std::chrono::steady_clock::time_point* deadline);
-    std::ptrdiff_t count() const noexcept { return count_; }
+    std::ptrdiff_t count() const noexcept {
+        object_guard guard(lock_);
+        return count_;
+    }
 
     object_name name;
 
 private:
+    mutable wait_lock lock_;
     wait_queue waiters_;
     std::ptrdiff_t count_;
     const char* what_;
@@ -339,9 +348,9 @@ public:
     /// set() sets the flag and wakes every waiting task.
     void set() noexcept;
     /// clear() lowers the flag: later waits wait again.
-    void clear() noexcept { set_ = false; }
+    void clear() noexcept;
     /// is_set() tells whether the flag is set.
-    bool is_set() const noexcept { return set_; }
+    bool is_set() const noexcept;
     /// wait() suspends the calling task until the flag is set (at once if it is). fiber_error
     /// when it would wait outside any task; cancelled when the task is cancelled.
     void wait();
@@ -361,6 +370,7 @@ public:
 private:
     bool wait_with(const std::chrono::steady_clock::time_point* deadline);
 
+    mutable detail::wait_lock lock_;  ///< other threads may use it (detail/wait_lock.hpp)
     detail::wait_queue waiters_;
     detail::object_name name_;
     bool set_ = false;

@@ -14,9 +14,13 @@ using detail::wake_outcome;
 
 namespace detail {
 
-countdown::~countdown() { wake_all(waiters_, wake_outcome::closed); }
+countdown::~countdown() {
+    object_guard guard(lock_);
+    wake_all(waiters_, wake_outcome::closed);
+}
 
 void countdown::add(std::ptrdiff_t delta, const char* misuse) {
+    object_guard guard(lock_);
     const bool fits = delta < 0 ? count_ >= -delta : delta <= PTRDIFF_MAX - count_;
     if (!fits) throw fiber_error(misuse);
     count_ += delta;
@@ -25,10 +29,11 @@ void countdown::add(std::ptrdiff_t delta, const char* misuse) {
 }
 
 bool countdown::wait(const std::chrono::steady_clock::time_point* deadline) {
+    object_guard guard(lock_);
     if (count_ == 0) return true;
     // Woken `completed` only by add() bringing the count to zero; it may have risen again since
     // (a wait_group reused), which does not undo this wait.
-    return wait_in(waiters_, name, what_, deadline, destroyed_);
+    return wait_in(waiters_, lock_, guard, name, what_, deadline, destroyed_);
 }
 
 }  // namespace detail

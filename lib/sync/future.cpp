@@ -19,6 +19,7 @@ void future_state_base::check_unsatisfied() const {
 }
 
 void future_state_base::set_ready() noexcept {
+    object_guard guard(lock_);
     SPINDLE_ASSERT(!ready_ && promise_alive_, "a promise satisfied twice");
     ready_ = true;
     wake_all(waiters_, wake_outcome::completed);
@@ -32,10 +33,11 @@ void future_state_base::set_exception(std::exception_ptr error) {
 }
 
 bool future_state_base::wait(const std::chrono::steady_clock::time_point* deadline) {
+    object_guard guard(lock_);
     if (ready_) return true;
     // Woken `completed` only by set_ready() (a value, an exception, or a broken promise).
-    return wait_in(waiters_, name_, "future wait (promise not satisfied yet)", deadline,
-                   "spindle: a future was destroyed while a task waited on it");
+    return wait_in(waiters_, lock_, guard, name_, "future wait (promise not satisfied yet)",
+                   deadline, "spindle: a future was destroyed while a task waited on it");
 }
 
 void future_state_base::rethrow_if_failed() const {
@@ -46,6 +48,7 @@ void future_state_base::rethrow_if_failed() const {
 }
 
 void future_state_base::take_future() {
+    object_guard guard(lock_);
     if (future_made_)
         throw fiber_error("spindle: promise::get_future() called a second time");
     SPINDLE_ASSERT(promise_alive_ && !future_alive_, "a future made without a promise");
@@ -54,22 +57,35 @@ void future_state_base::take_future() {
 }
 
 void future_state_base::drop_promise(future_state_base* state) noexcept {
-    SPINDLE_ASSERT(state->promise_alive_, "a promise dropped twice");
-    if (!state->ready_) {
-        // Broken: the waiters wake to broken_promise instead of waiting for ever.
-        state->broken_ = true;
-        state->set_ready();
+    bool last;
+    {
+        // The promise's and the future's ends may come on two threads: one of them, under the
+        // lock, sees the other gone and frees the state (once the lock is let go).
+        object_guard guard(state->lock_);
+        SPINDLE_ASSERT(state->promise_alive_, "a promise dropped twice");
+        if (!state->ready_) {
+            // Broken: the waiters wake to broken_promise instead of waiting for ever.
+            state->broken_ = true;
+            state->ready_ = true;
+            wake_all(state->waiters_, wake_outcome::completed);
+        }
+        state->promise_alive_ = false;
+        last = !state->future_alive_;
     }
-    state->promise_alive_ = false;
-    if (!state->future_alive_) delete state;
+    if (last) delete state;
 }
 
 void future_state_base::drop_future(future_state_base* state) noexcept {
-    SPINDLE_ASSERT(state->future_alive_, "a future dropped twice");
-    // Tasks still in this future's wait() or get() learn it is gone; they touch nothing of it.
-    wake_all(state->waiters_, wake_outcome::closed);
-    state->future_alive_ = false;
-    if (!state->promise_alive_) delete state;
+    bool last;
+    {
+        object_guard guard(state->lock_);
+        SPINDLE_ASSERT(state->future_alive_, "a future dropped twice");
+        // Tasks still in this future's wait() or get() learn it is gone; they touch nothing of it.
+        wake_all(state->waiters_, wake_outcome::closed);
+        state->future_alive_ = false;
+        last = !state->promise_alive_;
+    }
+    if (last) delete state;
 }
 
 }  // namespace spindle::detail

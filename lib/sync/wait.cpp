@@ -6,15 +6,12 @@
 
 namespace spindle::detail {
 
-bool wait_in(wait_queue& queue, const object_name& name, const char* what,
-             const std::chrono::steady_clock::time_point* deadline, const char* destroyed) {
-    waiter w;
-    w.object = name.c_str();
-    if (deadline)
-        begin_wait_until(queue, w, what, *deadline);
-    else
-        begin_wait(queue, w, what);
-    switch (end_wait(w)) {
+namespace {
+
+// ended() says what a wait's outcome means for wait_in().
+bool ended(wake_outcome outcome, const std::chrono::steady_clock::time_point* deadline,
+           const char* destroyed) {
+    switch (outcome) {
     case wake_outcome::completed:
         return true;
     case wake_outcome::timed_out:
@@ -34,6 +31,38 @@ bool wait_in(wait_queue& queue, const object_name& name, const char* what,
     // end_wait() returns an interruption instead of throwing it only while the task unwinds
     // (the cancellation then stays pending). Nothing was obtained; returning would say otherwise.
     throw cancelled{};
+}
+
+}  // namespace
+
+bool wait_in(wait_queue& queue, wait_lock& lock, object_guard& guard, const object_name& name,
+             const char* what, const std::chrono::steady_clock::time_point* deadline,
+             const char* destroyed) {
+    waiter w;
+    w.object = name.c_str();
+    w.lock = &lock;
+    // A thread outside any task blocks (where it takes the locks: elsewhere begin_wait() says
+    // the wait is outside any task).
+    if (guard.held() && !in_task())
+        return ended(wait_here(queue, w, guard, what,
+                               deadline ? *deadline : std::chrono::steady_clock::time_point::max()),
+                     deadline, destroyed);
+    if (deadline)
+        begin_wait_until(queue, w, what, *deadline);
+    else
+        begin_wait(queue, w, what);
+    return ended(end_wait(w, guard), deadline, destroyed);
+}
+
+bool wait_in(wait_queue& queue, const object_name& name, const char* what,
+             const std::chrono::steady_clock::time_point* deadline, const char* destroyed) {
+    waiter w;
+    w.object = name.c_str();
+    if (deadline)
+        begin_wait_until(queue, w, what, *deadline);
+    else
+        begin_wait(queue, w, what);
+    return ended(end_wait(w), deadline, destroyed);
 }
 
 }  // namespace spindle::detail

@@ -7,13 +7,19 @@
 
 namespace spindle::detail {
 
-// wait_in() suspends the calling task in `queue` until a waker wakes it, with `name` shown beside
-// `what` in deadlock reports and task dumps. It returns true when the wait completed (what was
-// waited for happened, or was handed over), and false when `deadline` is given and has passed.
-// Woken `closed` (the object was destroyed under the wait), it throws fiber_error with
-// `destroyed`, a static string, without touching the object. fiber_error outside any task;
-// cancelled when task::cancel() or a timeout scope interrupts the wait. Whenever it does not
-// return true, the caller has taken nothing.
+// wait_in() waits in `queue` of the object whose lock is `lock` (held by `guard`, if taken; the
+// wait hands it over) until a waker wakes it, with `name` shown beside `what` in deadlock reports
+// and task dumps: a task suspends, a thread outside any task blocks. It returns true when the
+// wait completed (what was waited for happened, or was handed over), and false when `deadline`
+// is given and has passed. Woken `closed` (the object was destroyed under the wait), it throws
+// fiber_error with `destroyed`, a static string, without touching the object. cancelled when
+// task::cancel() or a timeout scope interrupts the wait. Whenever it does not return true, the
+// caller has taken nothing.
+bool wait_in(wait_queue& queue, wait_lock& lock, object_guard& guard, const object_name& name,
+             const char* what, const std::chrono::steady_clock::time_point* deadline,
+             const char* destroyed = "spindle: the object a task waited on was destroyed");
+// wait_in(queue, name, ...) is wait_in() for an object without a lock (a mutex: only its
+// scheduler's tasks use it).
 bool wait_in(wait_queue& queue, const object_name& name, const char* what,
              const std::chrono::steady_clock::time_point* deadline,
              const char* destroyed = "spindle: the object a task waited on was destroyed");
