@@ -1,6 +1,8 @@
 #pragma once
 // promise and future for tasks: a one-shot result that one task (or code outside any task) sets
-// and another waits for. Waiting suspends the calling task, never the thread.
+// and another waits for. Waiting suspends the calling task, never the thread; a thread outside any
+// task that waits blocks (it holds a scheduler_handle meanwhile if the other end is a task's
+// while the scheduler runs elsewhere: docs/threads.md).
 //
 // The state the two share is allocated on the heap by the promise's constructor (std::bad_alloc
 // from there). A promise destroyed before it was satisfied breaks its promise: the future's get()
@@ -153,8 +155,8 @@ public:
     /// get() waits until the promise is satisfied, then returns its value or throws its
     /// exception (broken_promise when the promise was destroyed unsatisfied). It can be called
     /// once: after it returned or threw the exception, valid() is false and get() throws
-    /// fiber_error. fiber_error also when it would wait outside any task; cancelled when the
-    /// task is cancelled while waiting (the future is then unchanged: get() can be called again).
+    /// fiber_error. A thread outside any task blocks; cancelled when the task is cancelled while
+    /// waiting (the future is then unchanged: get() can be called again).
     T get() {
         check_state("get");
         state_->wait(nullptr);
@@ -175,8 +177,7 @@ public:
     /// name() is the name set_name() gave (here or on the promise); empty without one.
     std::string_view name() const noexcept { return state_ ? state_->name() : std::string_view(); }
     /// wait() waits until the promise is satisfied, without taking the value. fiber_error
-    /// without a state or when it would wait outside any task; cancelled when the task is
-    /// cancelled while waiting.
+    /// without a state; cancelled when the task is cancelled while waiting.
     void wait() const {
         check_state("wait");
         state_->wait(nullptr);

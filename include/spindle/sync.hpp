@@ -1,13 +1,16 @@
 #pragma once
 // The synchronisation primitives for tasks: mutex, condition_variable, semaphore, latch,
-// wait_group and event. Waiting suspends the calling task, never the thread.
+// wait_group and event. Waiting suspends the calling task, never the thread; a thread outside any
+// task that waits (on all but mutex and condition_variable) blocks, as with std::latch.
 //
 // mutex and condition_variable work with std::lock_guard and std::unique_lock. A mutex (and a
 // semaphore's permit) is handed to its longest waiter on release, so a task that releases and
 // takes again in a loop cannot starve the others.
 //
-// Every waiting call throws fiber_error when it would wait outside any task, and cancelled when
-// task::cancel() interrupts it; an interrupted or timed-out wait has taken nothing. Each object
+// A mutex is taken by tasks only, and a condition_variable waited on by tasks only (fiber_error
+// outside any task); every other primitive may be used from any thread, one other than the
+// scheduler's holding a scheduler_handle meanwhile (docs/threads.md). Every waiting call throws
+// cancelled when task::cancel() interrupts it; an interrupted or timed-out wait has taken nothing. Each object
 // can be given a name (set_name()) that deadlock reports and task dumps print beside the wait.
 
 #include <spindle/detail/config.hpp>
@@ -170,9 +173,9 @@ public:
     semaphore(const semaphore&) = delete;
     semaphore& operator=(const semaphore&) = delete;
 
-    /// acquire() takes a permit, suspending the calling task while there is none. fiber_error
-    /// when it would wait outside any task; cancelled when the task is cancelled while waiting
-    /// (it then has taken nothing).
+    /// acquire() takes a permit, suspending the calling task (blocking a thread outside any task)
+    /// while there is none; cancelled when the task is cancelled while waiting (it then has
+    /// taken nothing).
     void acquire();
     /// try_acquire() takes a permit if one is free.
     bool try_acquire() noexcept;
@@ -264,7 +267,7 @@ public:
     /// try_wait() tells whether the count has reached zero.
     bool try_wait() const noexcept { return state_.count() == 0; }
     /// wait() suspends the calling task until the count reaches zero (at once if it has).
-    /// fiber_error when it would wait outside any task; cancelled when the task is cancelled.
+    /// A thread outside any task blocks; cancelled when the task is cancelled.
     void wait() { state_.wait(nullptr); }
     /// wait_until() is wait() that gives up at `deadline`, returning false.
     bool wait_until(std::chrono::steady_clock::time_point deadline) {
@@ -310,7 +313,7 @@ public:
     /// count() is the work in flight.
     std::ptrdiff_t count() const noexcept { return state_.count(); }
     /// wait() suspends the calling task until the count is zero (at once if it is). fiber_error
-    /// when it would wait outside any task; cancelled when the task is cancelled.
+    /// (a thread outside any task blocks); cancelled when the task is cancelled.
     void wait() { state_.wait(nullptr); }
     /// wait_until() is wait() that gives up at `deadline`, returning false.
     bool wait_until(std::chrono::steady_clock::time_point deadline) {
@@ -352,7 +355,7 @@ public:
     /// is_set() tells whether the flag is set.
     bool is_set() const noexcept;
     /// wait() suspends the calling task until the flag is set (at once if it is). fiber_error
-    /// when it would wait outside any task; cancelled when the task is cancelled.
+    /// (a thread outside any task blocks); cancelled when the task is cancelled.
     void wait();
     /// wait_until() is wait() that gives up at `deadline`, returning false.
     bool wait_until(std::chrono::steady_clock::time_point deadline);
