@@ -29,32 +29,34 @@ task_record* remote_inbox::take_woken() noexcept {
     return woken;
 }
 
-void post_woken(scheduler_core* core, task_record* task) noexcept {
+namespace {
+
+// post() appends `item` to the inbox list from `first` to `last` (linked through Next), under
+// the inbox's lock, and tells the worker: the busy worker's test before the idle one's wake, so
+// that a worker between the two finds the item either way (it takes the lists under this lock).
+template <class T, T* T::*Next>
+void post(scheduler_core* core, T* remote_inbox::*first, T* remote_inbox::*last, T* item) noexcept {
     remote_inbox& inbox = core->inbox;
     std::lock_guard<std::mutex> hold(inbox.lock);
-    task->woken_next = nullptr;
-    if (inbox.woken_last)
-        inbox.woken_last->woken_next = task;
+    item->*Next = nullptr;
+    if (inbox.*last)
+        (inbox.*last)->*Next = item;
     else
-        inbox.woken_first = task;
-    inbox.woken_last = task;
+        inbox.*first = item;
+    inbox.*last = item;
     core->main_worker.signal_remote_work();
     inbox.bring_news();
 }
 
+}  // namespace
+
+void post_woken(scheduler_core* core, task_record* task) noexcept {
+    post<task_record, &task_record::woken_next>(core, &remote_inbox::woken_first,
+                                                &remote_inbox::woken_last, task);
+}
+
 void submit_job(scheduler_core* core, remote_job* job) noexcept {
-    remote_inbox& inbox = core->inbox;
-    std::lock_guard<std::mutex> hold(inbox.lock);
-    job->next = nullptr;
-    if (inbox.last)
-        inbox.last->next = job;
-    else
-        inbox.first = job;
-    inbox.last = job;
-    // The busy worker's test, before the idle one's wake: a worker between the two finds the job
-    // either way (it takes the jobs under this lock).
-    core->main_worker.signal_remote_work();
-    inbox.bring_news();
+    post<remote_job, &remote_job::next>(core, &remote_inbox::first, &remote_inbox::last, job);
 }
 
 void submit_through(handle_link* link, remote_job* job) {

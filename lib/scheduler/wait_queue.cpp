@@ -104,10 +104,12 @@ constexpr const char* sharing_rule =
     "which makes the scheduler's worker take their locks";
 
 // stop_unshared() stops the process: a waker touched a wait of a running scheduler that other
-// threads may not touch, or a worker that takes no locks met a thread's wait.
-[[noreturn, gnu::cold]] void stop_unshared(const std::string& what) noexcept {
+// threads may not touch, or a worker that takes no locks met a thread's wait. `describe` says
+// what happened (it may throw std::bad_alloc: the message is then a shorter one).
+template <class Describe>
+[[noreturn, gnu::cold]] void stop_unshared(Describe describe) noexcept {
     try {
-        stop_process((what + sharing_rule).c_str());
+        stop_process((describe() + sharing_rule).c_str());
     } catch (...) {
         stop_process("a wait was touched by two threads without a scheduler_handle");
     }
@@ -116,15 +118,12 @@ constexpr const char* sharing_rule =
 // wake_thread() ends the wait of a thread outside any task: claimed, under the object's lock.
 [[gnu::cold, gnu::noinline]] void wake_thread(waiter& w, wake_outcome outcome) noexcept {
     if (!locks_objects()) {
-        std::string message;
-        try {
+        stop_unshared([] {
             const task_record* waker = running_task();
-            message = (waker ? describe_task(*waker) : std::string("a task")) +
-                      " woke a thread that waits outside any task, on a worker that takes no "
-                      "object locks";
-        } catch (...) {
-        }
-        stop_unshared(message);
+            return (waker ? describe_task(*waker) : std::string("a task")) +
+                   " woke a thread that waits outside any task, on a worker that takes no "
+                   "object locks";
+        });
     }
     unlink(w);
     w.fired = true;
@@ -150,14 +149,11 @@ constexpr const char* sharing_rule =
         return;
     }
     if (!core->shared.load(std::memory_order_acquire) || !locks_objects()) {
-        std::string message;
-        try {
-            message = describe_task(task) +
-                      " was woken (a channel, mutex, condition variable or other object it waits "
-                      "on was used) from a thread other than the one running its scheduler";
-        } catch (...) {
-        }
-        stop_unshared(message);
+        stop_unshared([&task] {
+            return describe_task(task) +
+                   " was woken (a channel, mutex, condition variable or other object it waits "
+                   "on was used) from a thread other than the one running its scheduler";
+        });
     }
     unlink(w);
     w.fired = true;
