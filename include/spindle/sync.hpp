@@ -39,7 +39,9 @@ inline std::string_view name_view(const object_name& name) noexcept {
 
 class condition_variable;
 
-/// mutex is a non-recursive lock whose waiters are suspended tasks.
+/// mutex is a non-recursive lock whose waiters are suspended tasks, or blocked threads: a thread
+/// outside any task may take it too (holding a scheduler_handle meanwhile if the scheduler whose
+/// tasks share it runs on another thread; docs/threads.md). Its owner is a task, or a thread.
 class mutex {
 public:
     /// mutex() makes an unlocked mutex.
@@ -49,9 +51,9 @@ public:
     mutex(const mutex&) = delete;
     mutex& operator=(const mutex&) = delete;
 
-    /// lock() takes the mutex, suspending the calling task while another holds it. Throws
-    /// fiber_error when the caller holds it already, or when it would wait outside any task;
-    /// cancelled when the task is cancelled while waiting.
+    /// lock() takes the mutex, suspending the calling task (blocking a thread outside any task)
+    /// while another holds it. Throws fiber_error when the caller holds it already; cancelled
+    /// when the task is cancelled while waiting.
     void lock();
     /// try_lock() takes the mutex if it is free.
     bool try_lock() noexcept;
@@ -82,6 +84,7 @@ private:
     void lock_uninterruptible();
     bool held_by_caller() const noexcept;
 
+    mutable detail::wait_lock lock_;  ///< other threads may use it (detail/wait_lock.hpp)
     detail::wait_queue waiters_;
     detail::object_name name_;
     /// owner_ is the holder; a key, not the record, which is recycled once the task ends.

@@ -43,11 +43,16 @@ void scheduler_core::run(task_record* until) {
         throw fiber_error(
             "spindle: scheduler::run() called inside a task (or while another scheduler runs on "
             "this thread); spawn a task instead");
-    if (running.exchange(true, std::memory_order_acq_rel))
-        throw fiber_error(
-            "spindle: scheduler::run() called while it runs on another thread; hand that thread "
-            "work with submit() or a scheduler_handle instead");
-    main_worker.enter();
+    {
+        // Under the inbox's lock, as keep_open() looks at `running` and `shared`: a handle made
+        // on another thread as run() begins is either seen by enter() or asks the running worker.
+        std::lock_guard<std::mutex> hold(inbox.lock);
+        if (running.exchange(true, std::memory_order_acq_rel))
+            throw fiber_error(
+                "spindle: scheduler::run() called while it runs on another thread; hand that "
+                "thread work with submit() or a scheduler_handle instead");
+        main_worker.enter();
+    }
     runner = ::pthread_self();
     // When run() ends no task waits any more: the poller goes, with its registrations, so that
     // descriptors closed since then cannot leave stale ones behind for the next run().
@@ -73,7 +78,9 @@ void scheduler_core::run(task_record* until) {
 
 void scheduler_core::become_shared() noexcept {
     shared.store(true, std::memory_order_relaxed);
-    main_worker.become_shared();
+    // The worker's own flags are its thread's to write: now if that is this thread, else at
+    // its enter() (which reads `shared` under the inbox's lock).
+    if (this_worker_slot() == &main_worker) main_worker.become_shared();
 }
 
 std::string scheduler_core::describe_deadlock() const {

@@ -163,9 +163,22 @@ template <class Describe>
 
 }  // namespace
 
+namespace {
+
+// thread_key_number is the n of this thread's task_key {0, n}, 0 until first asked for. Read in
+// running_task_key() only, which does not switch.
+thread_local std::uint64_t thread_key_number = 0;
+
+}  // namespace
+
 task_key running_task_key() noexcept {
     const task_record* self = running_task();
-    return self ? task_key{self->scheduler->serial, self->id} : task_key{};
+    if (self) return task_key{self->scheduler->serial, self->id};
+    if (thread_key_number == 0) {
+        static std::atomic<std::uint64_t> threads_numbered{0};
+        thread_key_number = threads_numbered.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+    return task_key{0, thread_key_number};
 }
 
 void begin_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible) {
@@ -284,7 +297,7 @@ void wake_all(wait_queue& queue, wake_outcome outcome) noexcept {
 bool in_task() noexcept { return running_task() != nullptr; }
 
 wake_outcome wait_here(wait_queue& queue, waiter& w, object_guard& guard, const char* what,
-                       time_point deadline) {
+                       time_point deadline, void (*after_link)(void*) noexcept, void* context) {
     wait_lock* const lock = guard.held();
     if (!lock)
         throw fiber_error(std::string("spindle: ") + what +
@@ -296,6 +309,7 @@ wake_outcome wait_here(wait_queue& queue, waiter& w, object_guard& guard, const 
     w.previous = w.next = nullptr;
     queue.push_back(&w);
     w.queue = &queue;
+    if (after_link) after_link(context);
     // The waiter is linked under the object's lock; wakers set `done` under the thread's own,
     // so the object's may go before the thread blocks.
     guard.hand_over()->unlock();

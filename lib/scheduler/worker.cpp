@@ -71,8 +71,9 @@ void worker::leave() noexcept {
 }
 
 void worker::become_shared() noexcept {
+    SPINDLE_ASSERT(this_worker_slot() == this, "a worker made shared from another thread");
     locks_objects_ = true;
-    if (this_worker_slot() == this) detail::locks_objects_slot() = true;
+    detail::locks_objects_slot() = true;
 }
 
 void worker::run_loop() {

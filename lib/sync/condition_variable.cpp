@@ -36,7 +36,7 @@ std::cv_status condition_variable::wait_with(
     if (!m || !lock.owns_lock() || !m->held_by_caller())
         throw fiber_error(
             "spindle: condition_variable::wait() needs a lock that holds its mutex, taken by the "
-            "calling task");
+            "calling task (or thread)");
     // Queue first, then release the mutex: no notification between the two can be missed. The
     // condition variable's own lock (when taken: other threads may notify) is held from linking
     // until the task has switched away.
@@ -44,11 +44,6 @@ std::cv_status condition_variable::wait_with(
     w.object = name_.c_str();
     w.lock = &lock_;
     detail::object_guard guard(lock_);
-    if (deadline)
-        detail::begin_wait_until(waiters_, w, "condition_variable notify", *deadline);
-    else
-        detail::begin_wait(waiters_, w, "condition_variable notify");
-    m->unlock();
     // take_back() re-takes the mutex. Only a scheduler's teardown interrupts that (when the
     // mutex will never come back); the wait then throws cancelled with `lock` released, so that
     // its destructor does not unlock a mutex this task does not hold.
@@ -60,6 +55,22 @@ std::cv_status condition_variable::wait_with(
             throw;
         }
     };
+    constexpr const char* what = "condition_variable notify";
+    if (guard.held() && !detail::in_task()) {
+        // A thread outside any task: linked, then the mutex goes (after_link), then it blocks.
+        const wake_outcome outcome = detail::wait_here(
+            waiters_, w, guard, what,
+            deadline ? *deadline : std::chrono::steady_clock::time_point::max(),
+            [](void* held) noexcept { static_cast<mutex*>(held)->unlock(); }, m);
+        take_back();
+        return outcome == wake_outcome::timed_out ? std::cv_status::timeout
+                                                  : std::cv_status::no_timeout;
+    }
+    if (deadline)
+        detail::begin_wait_until(waiters_, w, what, *deadline);
+    else
+        detail::begin_wait(waiters_, w, what);
+    m->unlock();
     wake_outcome outcome;
     try {
         outcome = detail::end_wait(w, guard);

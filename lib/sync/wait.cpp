@@ -37,10 +37,11 @@ bool ended(wake_outcome outcome, const std::chrono::steady_clock::time_point* de
 
 bool wait_in(wait_queue& queue, wait_lock& lock, object_guard& guard, const object_name& name,
              const char* what, const std::chrono::steady_clock::time_point* deadline,
-             const char* destroyed) {
+             const char* destroyed, void* slot) {
     waiter w;
     w.object = name.c_str();
     w.lock = &lock;
+    w.slot = slot;
     // A thread outside any task blocks (where it takes the locks: elsewhere begin_wait() says
     // the wait is outside any task).
     if (guard.held() && !in_task())
@@ -54,15 +55,5 @@ bool wait_in(wait_queue& queue, wait_lock& lock, object_guard& guard, const obje
     return ended(end_wait(w, guard), deadline, destroyed);
 }
 
-bool wait_in(wait_queue& queue, const object_name& name, const char* what,
-             const std::chrono::steady_clock::time_point* deadline, const char* destroyed) {
-    waiter w;
-    w.object = name.c_str();
-    if (deadline)
-        begin_wait_until(queue, w, what, *deadline);
-    else
-        begin_wait(queue, w, what);
-    return ended(end_wait(w), deadline, destroyed);
-}
 
 }  // namespace spindle::detail

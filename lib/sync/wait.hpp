@@ -15,13 +15,10 @@ namespace spindle::detail {
 // fiber_error with `destroyed`, a static string, without touching the object. cancelled when
 // task::cancel() or a timeout scope interrupts the wait. Whenever it does not return true, the
 // caller has taken nothing.
+// `slot` is the waiter's (what a waker hands over, or reads of the waiter: a mutex's caller key).
 bool wait_in(wait_queue& queue, wait_lock& lock, object_guard& guard, const object_name& name,
              const char* what, const std::chrono::steady_clock::time_point* deadline,
-             const char* destroyed = "spindle: the object a task waited on was destroyed");
-// wait_in(queue, name, ...) is wait_in() for an object without a lock (a mutex: only its
-// scheduler's tasks use it).
-bool wait_in(wait_queue& queue, const object_name& name, const char* what,
-             const std::chrono::steady_clock::time_point* deadline,
-             const char* destroyed = "spindle: the object a task waited on was destroyed");
+             const char* destroyed = "spindle: the object a task waited on was destroyed",
+             void* slot = nullptr);
 
 }  // namespace spindle::detail

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <thread>
 #include <mutex>
 #include <string>
 
@@ -50,11 +51,16 @@ TEST_CASE("mutex: try_lock_for is handed the mutex on unlock, before anyone else
     });
 }
 
-TEST_CASE("mutex: try_lock_until by its holder is misuse; outside a task it cannot wait") {
+TEST_CASE("mutex: try_lock_until by its holder is misuse, task or thread; a thread waits") {
     spindle::mutex m;
     CHECK(m.try_lock_for(1ms));  // free: no wait needed
-    CHECK_THROWS_WITH_AS(m.try_lock_for(1ms), doctest::Contains("would wait outside any task"),
-                         fiber_error);
+    // This thread holds it: a second lock is misuse, as in a task.
+    CHECK_THROWS_WITH_AS(m.try_lock_for(1ms), doctest::Contains("not recursive"), fiber_error);
+    // Another thread waits for it, blocking, until its deadline.
+    bool other_took = true;
+    std::thread other([&] { other_took = m.try_lock_for(1ms); });
+    other.join();
+    CHECK_FALSE(other_took);
     m.unlock();
     run([&] {
         m.lock();

@@ -171,21 +171,24 @@ void wake_all(wait_queue& queue, wake_outcome outcome) noexcept;
 // wait or `deadline` passes (timed_out). Without a lock to release (a guard that holds none, on
 // a worker whose scheduler no other thread may touch) it throws fiber_error: the waker could only
 // be a task of the thread it would block.
+// `after_link`, if given, runs (with `context`) once the waiter is linked, before the lock goes:
+// a condition variable releases its mutex there, so that no notify can fall between the two.
 wake_outcome wait_here(wait_queue& queue, waiter& w, object_guard& guard, const char* what,
-                       std::chrono::steady_clock::time_point deadline);
+                       std::chrono::steady_clock::time_point deadline,
+                       void (*after_link)(void*) noexcept = nullptr, void* context = nullptr);
 // in_task() tells whether the calling code runs in a task (its waits suspend the task) or not
 // (they block the thread, wait_here()).
 bool in_task() noexcept;
 
 // task_key names a task for the life of the process, which a record's address does not
-// (records are recycled) and a task id alone does not (ids count per scheduler). {0, 0} stands
-// for code outside any task.
+// (records are recycled) and a task id alone does not (ids count per scheduler). Code outside any
+// task is {0, n}: n numbers its thread, from 1 in the order threads first ask.
 struct task_key {
     std::uint64_t scheduler = 0;  // the scheduler's serial number, counted over the process
     std::uint64_t task = 0;       // the task's id in that scheduler
     friend bool operator==(const task_key&, const task_key&) = default;
 };
-// running_task_key() is the key of the task running on this thread, or {0, 0}.
+// running_task_key() is the key of the task running on this thread, or its thread's {0, n}.
 task_key running_task_key() noexcept;
 
 }  // namespace spindle::detail
