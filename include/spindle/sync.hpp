@@ -1,17 +1,17 @@
 #pragma once
 // The synchronisation primitives for tasks: mutex, condition_variable, semaphore, latch,
 // wait_group and event. Waiting suspends the calling task, never the thread; a thread outside any
-// task that waits (on all but mutex and condition_variable) blocks, as with std::latch.
+// task that waits blocks, as with std::mutex and std::latch.
 //
 // mutex and condition_variable work with std::lock_guard and std::unique_lock. A mutex (and a
 // semaphore's permit) is handed to its longest waiter on release, so a task that releases and
 // takes again in a loop cannot starve the others.
 //
-// A mutex is taken by tasks only, and a condition_variable waited on by tasks only (fiber_error
-// outside any task); every other primitive may be used from any thread, one other than the
-// scheduler's holding a scheduler_handle meanwhile (docs/threads.md). Every waiting call throws
-// cancelled when task::cancel() interrupts it; an interrupted or timed-out wait has taken nothing. Each object
-// can be given a name (set_name()) that deadlock reports and task dumps print beside the wait.
+// Every primitive may be used from any thread, one other than the scheduler's holding a
+// scheduler_handle meanwhile (docs/threads.md); a mutex is held by a task or by a thread. Every
+// waiting call throws cancelled when task::cancel() interrupts it; an interrupted or timed-out
+// wait has taken nothing. Each object can be given a name (set_name()) that deadlock reports and
+// task dumps print beside the wait.
 
 #include <spindle/detail/config.hpp>
 #include <spindle/detail/deadline.hpp>
@@ -92,9 +92,9 @@ private:
     bool locked_ = false;
 };
 
-/// condition_variable lets tasks wait, holding a spindle::mutex, until another task notifies.
-/// Notifying works from any thread (a thread other than the scheduler's holds a
-/// scheduler_handle meanwhile, docs/threads.md); waiting is for tasks.
+/// condition_variable lets tasks (and threads) wait, holding a spindle::mutex, until notified.
+/// Any thread may notify or wait (a thread other than the scheduler's holds a scheduler_handle
+/// meanwhile, docs/threads.md).
 class condition_variable {
 public:
     /// condition_variable() makes a condition variable nobody waits on.
@@ -109,9 +109,9 @@ public:
     /// notify_all() wakes every waiting task.
     void notify_all() noexcept;
 
-    /// wait() releases the lock, suspends the calling task until notified, and takes the lock
-    /// back before returning (also when it throws cancelled). fiber_error outside any task or
-    /// when `lock` does not hold its mutex. One exception: when the scheduler is destroyed while
+    /// wait() releases the lock, suspends the calling task (blocks a thread outside any task)
+    /// until notified, and takes the lock back before returning (also when it throws
+    /// cancelled). fiber_error when `lock` does not hold its mutex. One exception: when the scheduler is destroyed while
     /// the task waits to take the lock back from a holder that never unlocks, wait() throws
     /// cancelled with `lock` released (lock.owns_lock() is false), so that the task can unwind.
     void wait(std::unique_lock<mutex>& lock);
