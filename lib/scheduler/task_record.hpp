@@ -121,6 +121,21 @@ struct task_record {
     task_record() noexcept { name[0] = '\0'; }
 };
 
+// with_waiters_left() marks a wait's outcome to say that the waker left the task's waiters linked
+// (where other threads may touch the objects: the task unlinks them itself when it resumes,
+// worker::release_waiters()); waiters_left() tests the mark, without_waiters_left() drops it. In
+// the outcome, so that the resumed task's one test for `completed` covers the mark as well.
+inline constexpr std::uint8_t waiters_left_mark = 0x80;
+inline constexpr wake_outcome with_waiters_left(wake_outcome outcome) noexcept {
+    return static_cast<wake_outcome>(static_cast<std::uint8_t>(outcome) | waiters_left_mark);
+}
+inline constexpr bool waiters_left(wake_outcome outcome) noexcept {
+    return (static_cast<std::uint8_t>(outcome) & waiters_left_mark) != 0;
+}
+inline constexpr wake_outcome without_waiters_left(wake_outcome outcome) noexcept {
+    return static_cast<wake_outcome>(static_cast<std::uint8_t>(outcome) & ~waiters_left_mark);
+}
+
 inline constexpr std::uint8_t duty_cancel = 1;
 inline constexpr std::uint8_t duty_scope = 2;
 

@@ -76,10 +76,30 @@ inline void link_wait(wait_queue& queue, waiter& w, const char* what, bool inter
     link_waiter(queue, w, what, self);
 }
 
+// thread_wait_marker() is the task a thread's waiter names (waiter::task, beside
+// waiter::thread): a task of a scheduler that never runs, so that a waker's common path, which
+// compares the waiter's worker with its own, sends a thread's waiter to the rare path
+// (wake_from_elsewhere()) with no test of its own.
+task_record& thread_wait_marker() noexcept {
+    static scheduler_core never_running{scheduler_options{}};
+    static task_record marker;
+    static const bool made = [] {
+        marker.scheduler = &never_running;
+        marker.status = task_status::waiting;  // as the waiters that name it
+        return true;
+    }();
+    (void)made;
+    return marker;
+}
+
+// claim_of() is the claim a waiter's wait is ended through: its task's, or its thread's.
+inline std::atomic<bool>& claim_of(waiter& w) noexcept {
+    return w.thread ? w.thread->claimed : w.task->claimed;
+}
+
 // try_claim() claims the wait `w` belongs to: true for the one waker that ends it.
 inline bool try_claim(waiter& w) noexcept {
-    std::atomic<bool>& claimed = w.task ? w.task->claimed : w.thread->claimed;
-    return !claimed.exchange(true, std::memory_order_acq_rel);
+    return !claim_of(w).exchange(true, std::memory_order_acq_rel);
 }
 
 // unlink() takes `w` out of its queue (the caller holds the object's lock, if it has one).
@@ -142,6 +162,8 @@ template <class Describe>
 // scheduler is shared (a scheduler_handle exists), so that its worker takes the object's lock
 // the caller holds.
 [[gnu::cold, gnu::noinline]] void wake_from_elsewhere(waiter& w, wake_outcome outcome) noexcept {
+    // A thread's waiter comes this way too (thread_wait_marker()).
+    if (w.thread) return wake_thread(w, outcome);
     task_record& task = *w.task;
     scheduler_core* core = task.scheduler;
     if (!core->running.load(std::memory_order_acquire)) {
@@ -157,7 +179,7 @@ template <class Describe>
     }
     unlink(w);
     w.fired = true;
-    task.outcome = outcome;
+    task.outcome = with_waiters_left(outcome);
     post_woken(core, &task);
 }
 
@@ -206,15 +228,24 @@ namespace {
 
 // finish_wait() is end_wait() once the task has been resumed.
 inline wake_outcome finish_wait(task_record* self) {
-    // Woken where other threads may touch the objects: the waiters the waker left linked (a
-    // select's others, or all of them after a timeout or cancel) go now, one lock at a time.
-    if (self->wait) [[unlikely]] worker::release_waiters(self);
     // The common case first: what it waited for happened (throw_if_interrupted() and the
-    // teardown's uninterruptible end both let a completed wait return).
+    // teardown's uninterruptible end both let a completed wait return). A waker that left
+    // waiters linked marked the outcome (with_waiters_left()), so this one test covers that too.
     if (self->outcome == wake_outcome::completed) [[likely]] {
         self->interruptible = true;
         return wake_outcome::completed;
     }
+    // Woken where other threads may touch the objects: the waiters the waker left linked (a
+    // select's others, or all of them after a timeout or cancel) go now, one lock at a time.
+    if (waiters_left(self->outcome)) {
+        self->outcome = without_waiters_left(self->outcome);
+        worker::release_waiters(self);
+        if (self->outcome == wake_outcome::completed) {
+            self->interruptible = true;
+            return wake_outcome::completed;
+        }
+    }
+    SPINDLE_ASSERT(!self->wait, "a task resumed with its waiters linked, unmarked");
     const bool interruptible = self->interruptible;
     self->interruptible = true;
     if (interruptible) {
@@ -253,8 +284,7 @@ waiter* claim_first_shared(wait_queue& queue) noexcept {
 
 waiter* first_waiting_shared(wait_queue& queue) noexcept {
     while (waiter* w = queue.head) {
-        const std::atomic<bool>& claimed = w->task ? w->task->claimed : w->thread->claimed;
-        if (!claimed.load(std::memory_order_acquire)) return w;
+        if (!claim_of(*w).load(std::memory_order_acquire)) return w;
         let_go(*w);
     }
     return nullptr;
@@ -262,12 +292,11 @@ waiter* first_waiting_shared(wait_queue& queue) noexcept {
 
 void wake_unshared(waiter& w, wake_outcome outcome) noexcept {
     task_record* const task = w.task;
-    // A thread outside any task waits: on a worker that takes no locks, that is a misuse
-    // wake_thread() reports (a tail call, as the others).
-    if (!task) [[unlikely]] return wake_thread(w, outcome);
     SPINDLE_ASSERT(w.queue && task->status == task_status::waiting,
                    "a waiter woken while not waiting");
     worker& owner = task->scheduler->main_worker;
+    // Another scheduler's task, or a thread outside any task (on a worker that takes no locks,
+    // that is a misuse wake_thread() reports): a tail call, as the others.
     if (this_worker_slot() != &owner) [[unlikely]] return wake_from_elsewhere(w, outcome);
     w.fired = true;
     owner.wake_task_unlinking(task, outcome);
@@ -275,7 +304,6 @@ void wake_unshared(waiter& w, wake_outcome outcome) noexcept {
 
 void wake_shared(waiter& w, wake_outcome outcome) noexcept {
     task_record* const task = w.task;
-    if (!task) return wake_thread(w, outcome);
     SPINDLE_ASSERT(w.queue && task->status == task_status::waiting,
                    "a waiter woken while not waiting");
     worker& owner = task->scheduler->main_worker;
@@ -303,9 +331,10 @@ wake_outcome wait_here(wait_queue& queue, waiter& w, object_guard& guard, const 
         throw fiber_error(std::string("spindle: ") + what +
                           " would wait outside any task, on the thread of a scheduler whose "
                           "tasks alone could end the wait");
-    SPINDLE_ASSERT(!w.task && !w.sibling && !w.fired, "a thread's waiter used twice");
+    SPINDLE_ASSERT(!w.thread && !w.sibling && !w.fired, "a thread's waiter used twice");
     thread_waiter self;
     w.thread = &self;
+    w.task = &thread_wait_marker();
     w.previous = w.next = nullptr;
     queue.push_back(&w);
     w.queue = &queue;

@@ -251,7 +251,7 @@ void worker::wake_task_slow(task_record* task, wake_outcome outcome, bool first)
         // locks may be held right now, by a task parking on one of them), for the task.
         if (task->claimed.exchange(true, std::memory_order_acq_rel)) return;
         if (task->timer_slot != no_timer_slot) timers_.remove(task);
-        task->outcome = outcome;
+        task->outcome = with_waiters_left(outcome);
         make_ready(task, first);
         return;
     }
@@ -283,7 +283,7 @@ void worker::wake_claimed(waiter& w, wake_outcome outcome) noexcept {
     w.queue->remove(&w);
     w.queue = nullptr;
     w.fired = true;
-    task->outcome = outcome;
+    task->outcome = with_waiters_left(outcome);
     if (task->timer_slot != no_timer_slot) timers_.remove(task);
     make_ready(task);
 }

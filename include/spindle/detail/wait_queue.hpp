@@ -69,7 +69,9 @@ struct waiter {
     waiter* next = nullptr;
     wait_queue* queue = nullptr;  // null once unlinked
     task_record* task = nullptr;
-    thread_waiter* thread = nullptr;  // instead of `task`: a thread outside any task waits
+    // thread: a thread outside any task waits (`task` is then a marker whose scheduler never
+    // runs, which sends the wakers to their rare path).
+    thread_waiter* thread = nullptr;
     void* slot = nullptr;
     const char* object = nullptr;
     wait_lock* lock = nullptr;
