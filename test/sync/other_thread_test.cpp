@@ -38,6 +38,18 @@ namespace {
 // which runs one thread at a time and makes every hand-over between threads a slice switch.
 int race_rounds() { return spindle_test::under_valgrind() ? 2'000 : 100'000; }
 
+// race_attempts is how many offers the timeout race makes at most: a hundred per success it
+// wants, but under the sanitizers, where an offer costs some 20 us and few of them meet a waiting
+// receive, 200,000 (thousands of races won either way, in seconds rather than minutes).
+long race_attempts(int rounds) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    (void)rounds;
+    return 200'000;
+#else
+    return 100L * rounds;
+#endif
+}
+
 }  // namespace
 
 TEST_CASE("other threads: a send submitted to the scheduler reaches the task waiting for it") {
@@ -244,7 +256,8 @@ TEST_CASE("other threads: a thread's send races a task's timeout: each value lan
     std::vector<int> sent;
     std::thread outside([&, h = std::move(handle)]() mutable {
         int value = 0;
-        for (long attempt = 0; value < rounds && attempt < 100L * rounds; ++attempt) {
+        const long attempts = race_attempts(rounds);
+        for (long attempt = 0; value < rounds && attempt < attempts; ++attempt) {
             int offered = value;
             if (ch.try_send(offered)) sent.push_back(value++);
             // A pause of 0 to 3 microseconds between offers.
