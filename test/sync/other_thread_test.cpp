@@ -42,6 +42,9 @@ int race_rounds() { return spindle_test::under_valgrind() ? 2'000 : 100'000; }
 // wants, but under the sanitizers, where an offer costs some 20 us and few of them meet a waiting
 // receive, 200,000 (thousands of races won either way, in seconds rather than minutes).
 long race_attempts(int rounds) {
+    // Under Valgrind each offer yields the thread to let the worker in, which then runs a whole
+    // slice (its busy task never blocks): some 20 ms an offer.
+    if (spindle_test::under_valgrind()) return 200;
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
     (void)rounds;
     return 200'000;
@@ -49,6 +52,10 @@ long race_attempts(int rounds) {
     return 100L * rounds;
 #endif
 }
+
+// scaled() is `count` for a test whose threads hand over to each other `count` times, a tenth
+// of it under Valgrind (which runs one thread at a time: each hand-over waits for a slice).
+int scaled(int count) { return spindle_test::under_valgrind() ? count / 10 : count; }
 
 }  // namespace
 
@@ -68,7 +75,7 @@ TEST_CASE("other threads: a send submitted to the scheduler reaches the task wai
 }
 
 TEST_CASE("other threads: a thread sends to tasks and receives from them directly") {
-    constexpr int count = 2'000;
+    const int count = scaled(2'000);
     for (const std::size_t capacity : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
         CAPTURE(capacity);
         scheduler s;
@@ -113,7 +120,7 @@ TEST_CASE("other threads: a thread sends to tasks and receives from them directl
 }
 
 TEST_CASE("other threads: a thread and a task ping-pong on unbuffered channels, in order") {
-    constexpr int trips = 5'000;
+    const int trips = scaled(5'000);
     scheduler s;
     channel<int> ping(0);
     channel<int> pong(0);
@@ -192,7 +199,7 @@ TEST_CASE("other threads: close() wakes a thread blocked in send and one blocked
 }
 
 TEST_CASE("other threads: a task's select takes each value a thread sends exactly once") {
-    constexpr int count = 3'000;
+    const int count = scaled(3'000);
     scheduler s;
     channel<long long> a(0);
     channel<long long> b(0);
@@ -412,7 +419,7 @@ TEST_CASE("other threads: a promise and its future dropped on two threads at onc
           "once") {
     // Each round's state is freed by whichever end goes last (ASan and Valgrind see a double
     // free or a leak, TSan a race, if the two ends disagree).
-    for (int round = 0; round < 2'000; ++round) {
+    for (int round = 0; round < scaled(2'000); ++round) {
         auto p = std::make_unique<promise<int>>();
         auto f = std::make_unique<future<int>>(p->get_future());
         std::thread other([&] { f.reset(); });
@@ -422,7 +429,7 @@ TEST_CASE("other threads: a promise and its future dropped on two threads at onc
 }
 
 TEST_CASE("other threads: a spindle::mutex keeps threads and tasks apart") {
-    constexpr int rounds = 5'000;
+    const int rounds = scaled(5'000);
     scheduler s;
     spindle::mutex m;
     long counter = 0;  // a plain variable: the mutex alone guards it (TSan checks)
@@ -455,7 +462,7 @@ TEST_CASE("other threads: a spindle::mutex keeps threads and tasks apart") {
 
 TEST_CASE("other threads: a bounded queue under a spindle::mutex and condition variables, "
           "threads and tasks on both sides") {
-    constexpr int per_producer = 1'000;
+    const int per_producer = scaled(1'000);
     scheduler s;
     spindle::mutex m;
     condition_variable not_empty;
