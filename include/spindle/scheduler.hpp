@@ -126,7 +126,10 @@ task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&&
 
 /// scheduler_options configures a scheduler.
 struct scheduler_options {
-    unsigned threads = 1;      ///< worker threads; more than 1 is not supported yet (fiber_error)
+    /// threads is the number of worker threads (1 to 1024): the thread that calls run() and
+    /// threads - 1 that run() starts and joins. With more than one, tasks run on any worker and
+    /// move between them (an idle worker takes ready tasks from busy ones); docs/threads.md.
+    unsigned threads = 1;
     stack_options stack = {};  ///< the stack of every spawned task
     /// task_fp says whether each task keeps floating-point control state of its own
     /// (fp_control::own: every task starts with the state of the thread that called run(), and
@@ -236,7 +239,8 @@ class scheduler_handle;
 /// scheduler runs tasks, each on a fiber of its own, taking turns on the thread that calls run().
 class scheduler {
 public:
-    /// scheduler() makes a scheduler with no tasks. threads > 1 throws fiber_error for now.
+    /// scheduler() makes a scheduler with no tasks; fiber_error when options.threads is 0 or
+    /// above 1024.
     explicit scheduler(scheduler_options options = {});
     /// ~scheduler() cancels the tasks left (after run() threw, or when run() was never called)
     /// and lets them unwind. A task stuck re-taking its mutex after a condition_variable wait

@@ -119,6 +119,9 @@ void run_on_helper_thread(helper_job& job) {
     }
     task_record* self = w->running();
     take_pending_cancel(self);
+    // With several workers the wait begins and parks under the core lock, released after the
+    // switch at the end of the scope.
+    core_hold hold(*self->scheduler);
     self->scheduler->the_poller();  // made now, where failing can still throw
     job.task = self;
     // The task is waiting before the job is queued: a helper may finish it at once, and its

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -99,6 +100,9 @@ auto perform(int fd, io_direction dir, clock::time_point deadline, const char* w
             if (!block_until_ready(fd, dir, deadline)) return -1;
         }
     }
+    // With several workers the descriptor table is the scheduler's, under its core lock: held
+    // for the whole call, system call included, and handed across the wait's switch.
+    detail::core_hold hold(w->core());
     descriptor* d = detail::table_of(*w).attach(fd);
     if (!d) return -1;
     const bool tracks_drain = requested > 0 && d->tcp;
@@ -145,6 +149,7 @@ int wait_ready(int fd, io_direction dir, clock::time_point deadline, const char*
         if (block_until_ready(fd, dir, deadline)) return 1;
         return detail::thread_errno() == ETIMEDOUT ? 0 : -1;
     }
+    detail::core_hold hold(w->core());
     descriptor* d = detail::table_of(*w).attach(fd);
     if (!d) return -1;
     const short wanted = dir == io_direction::read ? POLLIN : POLLOUT;
@@ -191,7 +196,9 @@ bool wait_or_throw(int fd, io_direction dir, clock::time_point deadline, const c
 int connect_until(int fd, const sockaddr* address, socklen_t length, clock::time_point deadline) {
     detail::worker* w = detail::task_worker();
     descriptor* d = nullptr;
+    std::optional<detail::core_hold> hold;
     if (w) {
+        hold.emplace(w->core());
         // Non-blocking before the first connect(2): a blocking one would hold the thread for
         // the whole handshake.
         d = detail::table_of(*w).attach(fd);
@@ -297,6 +304,7 @@ int accept(int listen_fd, sockaddr* address, socklen_t* address_length,
     // Registered now, knowing what it is: the first call on it then makes no set-up calls.
     // (The number may be one that was closed behind spindle's back: that entry goes.)
     if (detail::worker* w = detail::task_worker()) {
+        detail::core_hold hold(w->core());
         detail::descriptor_table& table = detail::table_of(*w);
         if (const descriptor* listening = table.find(listen_fd))
             if (!table.attach_accepted(fd, *listening)) {
@@ -346,6 +354,7 @@ int connect(int fd, const sockaddr* address, socklen_t address_length) {
 
 void forget(int fd) {
     if (detail::worker* w = detail::task_worker()) {
+        detail::core_hold hold(w->core());
         if (detail::poller* p = w->running()->scheduler->poller_if_any())
             if (auto* table = static_cast<detail::descriptor_table*>(p->client()))
                 table->forget(fd);

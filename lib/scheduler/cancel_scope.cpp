@@ -14,6 +14,8 @@ void enter_cancel_scope(cancel_scope_state& scope) {
         throw fiber_error(
             "spindle: a timeout scope or cancel_shield opened outside any task (they bound the "
             "waits of a task; run the code in one)");
+    // With several workers, a task group's cancel reads the chain from another task.
+    core_hold hold(*self->scheduler);
     cancel_scope_state* parent = self->scope;
     scope.parent = parent;
     scope.task = self;
@@ -25,6 +27,7 @@ void enter_cancel_scope(cancel_scope_state& scope) {
 void leave_cancel_scope(cancel_scope_state& scope) noexcept {
     task_record* self = scope.task;
     SPINDLE_ASSERT(self, "a timeout scope closed twice");
+    core_hold hold(*self->scheduler);
     // Scopes close innermost first when they live in frames; a task_group kept elsewhere may
     // close out of order, so the chain is mended wherever the scope sits in it.
     if (self->scope == &scope) {

@@ -76,13 +76,16 @@ poller::~poller() {
 
 void poller::wait_until(worker& w, std::chrono::steady_clock::time_point deadline) {
     using namespace std::chrono;
+    // With several workers the idle worker waits without the core lock and takes it again to
+    // hand out what it found.
+    const bool relock = w.multi();
     if (deadline == steady_clock::time_point::max()) {
-        wait(w, without_limit, nullptr);
+        wait(w, without_limit, nullptr, relock);
         return;
     }
     const auto now = steady_clock::now();
     if (deadline <= now) {
-        wait(w, without_blocking, nullptr);
+        wait(w, without_blocking, nullptr, relock);
         return;
     }
     // Rounded up to the timeout's nanoseconds: the wait never ends before the deadline.
@@ -90,18 +93,19 @@ void poller::wait_until(worker& w, std::chrono::steady_clock::time_point deadlin
     timespec timeout{};
     timeout.tv_sec = static_cast<time_t>(duration_cast<seconds>(left).count());
     timeout.tv_nsec = static_cast<long>((left - seconds(timeout.tv_sec)).count());
-    wait(w, with_limit, &timeout);
+    wait(w, with_limit, &timeout, relock);
 }
 
 void poller::poll_now(worker& w) {
     ++statistics_.busy_polls;
-    wait(w, without_blocking, nullptr);
+    wait(w, without_blocking, nullptr, false);
 }
 
-void poller::wait(worker& w, int kind, const timespec* timeout) {
-    if (kind != without_blocking) ++statistics_.waits;
+void poller::wait(worker& w, int kind, const timespec* timeout, bool relock) {
     epoll_event events[events_per_wait];
     const int count = wait_for_events(epoll_fd_, events, kind, timeout);
+    if (relock) w.lock_core();
+    if (kind != without_blocking) ++statistics_.waits;
     // count < 0 is EINTR (a signal): the caller looks at its queues and waits again.
     for (int i = 0; i < count; ++i) {
         if (events[i].data.u64 == wake_token) {

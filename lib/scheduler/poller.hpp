@@ -77,7 +77,9 @@ public:
     const poller_statistics& statistics() const noexcept { return statistics_; }
 
 private:
-    void wait(worker& w, int timeout_kind, const struct timespec* timeout);
+    // wait() takes the worker's core lock after the epoll wait when `relock` (it waited
+    // without it).
+    void wait(worker& w, int timeout_kind, const struct timespec* timeout, bool relock);
     void take_completions(worker& w) noexcept;
 
     int epoll_fd_ = -1;

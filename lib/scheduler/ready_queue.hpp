@@ -6,8 +6,8 @@
 // per switch when a thousand tasks take turns). A task can still leave from the middle in O(1)
 // (a join runs a child that has not started at once; a cancelled task that never started
 // leaves): its slot becomes a hole that popping skips, and holes are squeezed out when the ring
-// is full. One queue per worker; the multi-threaded mode will give each worker its own and
-// let idle workers take from the others'.
+// is full. One queue per worker; with several workers, under the scheduler's core lock, an
+// idle worker takes the oldest task of another's.
 //
 // Queueing never allocates: every task that may be queued has a slot reserved when it is
 // spawned (reserve_slot(), which may throw std::bad_alloc from spawn), so the wake-ups that
@@ -91,6 +91,12 @@ public:
         }
         head_ = tail;  // only holes were left
         return nullptr;
+    }
+
+    // holds() tells whether `task` is in this queue (several workers: which queue a task that
+    // has not started is in).
+    bool holds(const task_record* task) const noexcept {
+        return ring_ && ring_[task->queue_position & mask_] == task;
     }
 
     // remove() takes a queued task out wherever it is.

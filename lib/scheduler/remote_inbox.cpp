@@ -11,6 +11,8 @@ namespace detail {
 
 void remote_inbox::bring_news() noexcept {
     news = true;
+    // Several workers: every idle one looks (news is rare: a job, a handle made or let go).
+    if (!idle_workers.empty()) return wake_idle(true);
     if (idle_poller)
         idle_poller->wake();
     else
@@ -21,6 +23,16 @@ remote_job* remote_inbox::take_jobs() noexcept {
     remote_job* jobs = first;
     first = last = nullptr;
     return jobs;
+}
+
+void remote_inbox::wake_idle(bool all) noexcept {
+    do {
+        if (idle_workers.empty()) return;
+        worker* const w = idle_workers.back();
+        idle_workers.pop_back();
+        idle_count.store(idle_workers.size(), std::memory_order_relaxed);
+        w->wake_from_idle();
+    } while (all);
 }
 
 task_record* remote_inbox::take_woken() noexcept {
@@ -45,6 +57,7 @@ void post(scheduler_core* core, T* remote_inbox::*first, T* remote_inbox::*last,
         inbox.*first = item;
     inbox.*last = item;
     core->main_worker.signal_remote_work();
+    if (core->multi) core->inbox_pending.store(true, std::memory_order_relaxed);
     inbox.bring_news();
 }
 

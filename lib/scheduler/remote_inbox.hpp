@@ -9,10 +9,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <vector>
 
 namespace spindle::detail {
 
 class poller;
+class worker;
 struct scheduler_core;
 struct task_record;
 
@@ -35,6 +37,16 @@ struct remote_inbox {
     // or on `idle`; whoever brings news wakes the one it waits in.
     poller* idle_poller = nullptr;
     std::condition_variable idle;
+    // idle_workers are the workers of a scheduler with several asleep in worker::idle_shared();
+    // idle_count is its size, read without the lock by a worker that has queued a task (a
+    // worker goes idle only under the core lock, which that worker holds: none is missed).
+    // Room for every worker is reserved when the scheduler is made.
+    std::vector<worker*> idle_workers;
+    std::atomic<std::size_t> idle_count{0};
+    // wake_idle() (under `lock`) wakes one idle worker, or with `all` every one, taking each
+    // off the list.
+    void wake_idle(bool all) noexcept;
+
     // open_handles counts the scheduler_handles holding the scheduler open. Written under `lock`,
     // read by the worker without it to decide between idling and returning; the news that
     // follows every change makes it look again.

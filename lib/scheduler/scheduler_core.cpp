@@ -21,7 +21,27 @@ namespace {
 // swallowing its cancellation and waiting again.
 constexpr int teardown_rounds = 16;
 
+// max_threads bounds scheduler_options::threads: a typo (threads = -1) is an error, not a
+// million threads.
+constexpr unsigned max_threads = 1024;
+
 }  // namespace
+
+scheduler_core::scheduler_core(const scheduler_options& opts)
+    : options(opts), multi(opts.threads > 1), serial(next_serial()) {
+    if (!multi) return;
+    workers.reserve(options.threads);
+    workers.push_back(&main_worker);
+    helpers.reserve(options.threads - 1);
+    for (unsigned i = 1; i < options.threads; ++i) {
+        helpers.push_back(std::make_unique<worker>(*this, i));
+        workers.push_back(helpers.back().get());
+    }
+    inbox.idle_workers.reserve(options.threads);
+    // Tasks on other workers touch the objects tasks wait on: their locks are taken from the
+    // start, as in a scheduler another thread holds open.
+    shared.store(true, std::memory_order_relaxed);
+}
 
 void scheduler_core::add_live(task_record* task) noexcept {
     live.push_back(task);
@@ -34,6 +54,7 @@ void scheduler_core::remove_live(task_record* task) noexcept {
 }
 
 poller& scheduler_core::the_poller() {
+    core_hold hold(*this);
     if (!poller_) poller_ = std::make_unique<poller>();
     return *poller_;
 }
@@ -104,7 +125,7 @@ std::string scheduler_core::describe_deadlock() const {
 
 void scheduler_core::teardown() noexcept {
     if (live_count == 0) return;
-    if (this_worker_slot() == &main_worker)
+    if (worker* w = this_worker_slot(); w && &w->core() == this)
         stop_process("a scheduler was destroyed by one of its own tasks");
     for (int round = 0; live_count > 0; ++round) {
         if (round == teardown_rounds) stop_process(describe_stuck_teardown().c_str());
@@ -153,10 +174,17 @@ std::string scheduler_core::describe_stuck_teardown() const {
 scheduler::scheduler(scheduler_options options) {
     if (options.threads == 0)
         throw fiber_error("spindle: scheduler_options::threads must be at least 1");
-    if (options.threads > 1)
-        throw fiber_error(
-            "spindle: scheduler_options::threads > 1 (worker threads that steal tasks from each "
-            "other) is not supported yet; use threads = 1");
+    // SPINDLE_THREADS=N (a test aid) gives N workers to every scheduler made with threads = 1,
+    // so that a suite written for one runs on several.
+    static const unsigned test_threads = [] {
+        const char* value = std::getenv("SPINDLE_THREADS");
+        const long n = value ? std::strtol(value, nullptr, 10) : 0;
+        return n > 1 && n <= 1024 ? static_cast<unsigned>(n) : 0u;
+    }();
+    if (options.threads == 1 && test_threads > 1) options.threads = test_threads;
+    if (options.threads > detail::max_threads)
+        throw fiber_error("spindle: scheduler_options::threads must be at most " +
+                          std::to_string(detail::max_threads));
     auto core = std::make_unique<detail::scheduler_core>(options);
     core->link = detail::make_handle_link(core.get());
     // SPINDLE_SHARE_SCHEDULERS=1 (a test aid) makes every scheduler shared from the start, as
@@ -172,8 +200,8 @@ scheduler::scheduler(scheduler_options options) {
 }
 
 scheduler::~scheduler() {
-    if (core_->running.load(std::memory_order_acquire) &&
-        detail::this_worker_slot() != &core_->main_worker)
+    detail::worker* const here = detail::this_worker_slot();
+    if (core_->running.load(std::memory_order_acquire) && (!here || &here->core() != core_))
         detail::stop_process("a scheduler was destroyed while its run() runs on another thread");
     // Handles see the scheduler gone before anything else goes; submitted work that started
     // is cancelled with the other tasks, work that never started breaks its promise.
@@ -223,7 +251,10 @@ void yield() {
     }
     detail::task_record* self = w->running();
     detail::take_pending_cancel(self);
-    w->yield_running();
+    {
+        detail::core_hold hold(w->core());
+        detail::this_worker_slot()->yield_running();
+    }
     detail::take_pending_cancel(self);
 }
 
@@ -235,6 +266,7 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
     }
     detail::task_record* self = w->running();
     detail::take_pending_cancel(self);
+    detail::core_hold hold(w->core());
     w->arm_wait_timer(self, deadline);
     // A sleep until time_point::max() still sits in the timer heap: the deadlock report names it.
     if (self->timer_slot == detail::no_timer_slot) w->add_timer(self, deadline);

@@ -99,6 +99,7 @@ bool await_task(task_record* task, std::chrono::steady_clock::time_point deadlin
     worker* w = task_worker();
     if (w != &task->scheduler->main_worker) [[unlikely]]
         refuse_other_threads(task->scheduler, "join(), wait_for() or gather() of a task");
+    core_hold hold(*task->scheduler);
     if (task->status == task_status::done) return true;
     if (!w) throw fiber_error(not_finished_outside_task);
     task_record* self = w->running();
@@ -147,6 +148,8 @@ bool unwinding(const task_record* task) noexcept {
 }
 
 void take_pending_cancel_slow(task_record* task) {
+    // With several workers, another task may cancel this one or end its scope meanwhile.
+    core_hold hold(*task->scheduler);
     // While an exception unwinds the task (a destructor waits), the cancellation stays pending:
     // throwing there would be std::terminate. A shield keeps it pending too.
     if (cancel_requested(task) && std::uncaught_exceptions() == 0 && !shielded(task)) {
@@ -164,6 +167,7 @@ void take_pending_cancel_slow(task_record* task) {
 }
 
 void throw_if_interrupted_slow(task_record* task) {
+    core_hold hold(*task->scheduler);
     // A wait that completed (a value handed over, a lock passed on) is not undone: the
     // cancellation then waits for the next suspension, so nothing handed over is lost.
     if (task->outcome == wake_outcome::completed || std::uncaught_exceptions() != 0) return;
@@ -182,6 +186,7 @@ task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
                          std::size_t payload_alignment, const task_payload_operations& operations,
                          std::string_view name, spawn_site where) {
     refuse_other_threads(scheduler, "spawn()");
+    core_hold hold(*scheduler);
     const std::size_t alignment = std::max(record_cache::line, payload_alignment);
     const std::size_t header =
         (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
@@ -204,6 +209,8 @@ task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
     task->allocation_size = size;
     task->allocation_alignment = alignment;
     task->id = scheduler->next_task_id++;
+    // With several workers every wait of the task takes the slow paths, which take the lock.
+    if (scheduler->multi) set_duty(task, duty_shared, true);
     task->spawned_at = where;
     copy_name(task->name, name);
     return task;
@@ -221,6 +228,7 @@ bool wait_task_until(task_record* task, std::chrono::steady_clock::time_point de
 void* task_result(task_record* task) noexcept { return task->result; }
 
 void discard_task(task_record* task) noexcept {
+    core_hold hold(*task->scheduler);
     task->scheduler->main_worker.release_queue_slot();
     free_record(task);
 }
@@ -232,10 +240,15 @@ void destroy_record(task_record* task) noexcept {
 }
 
 void schedule_task(task_record* task) noexcept {
-    task->scheduler->add_live(task);
-    if (trace_recorder* trace = task->scheduler->main_worker.trace()) [[unlikely]]
+    scheduler_core* const core = task->scheduler;
+    core_hold hold(*core);
+    core->add_live(task);
+    worker& here = core->local_worker();
+    if (trace_recorder* trace = here.trace()) [[unlikely]]
         trace->spawned(task);
-    task->scheduler->main_worker.make_ready(task);
+    here.make_ready(task);
+    // New work: an idle worker, if any, comes for it.
+    if (core->multi) core->wake_idle_worker();
 }
 
 void complete_task(task_record* task) noexcept {
@@ -246,8 +259,8 @@ void complete_task(task_record* task) noexcept {
     if (task_record* joiner = task->joiner) {
         task->joiner = nullptr;
         joiner->joining = nullptr;
-        task->scheduler->main_worker.wake_task(joiner, wake_outcome::completed,
-                                               task->joiner_first);
+        task->scheduler->local_worker().wake_task(joiner, wake_outcome::completed,
+                                                  task->joiner_first);
     }
     if (!task->control && !held(task)) destroy_record(task);
 }
@@ -306,16 +319,19 @@ void gather_tasks(task_record* const* tasks, std::size_t count) {
 }
 
 void release_task(task_record* task) noexcept {
+    core_hold hold(*task->scheduler);
     task->handle_alive = false;
     if (task->status == task_status::done && !task->control && !held(task)) destroy_record(task);
 }
 
 bool task_finished(const task_record* task) noexcept {
+    core_hold hold(*task->scheduler);
     return task->status == task_status::done;
 }
 
 void cancel_task(task_record* task) {
     refuse_other_threads(task->scheduler, "task::cancel()");
+    core_hold hold(*task->scheduler);
     if (task->status == task_status::done) return;
     if (!task->started) {
         // It never runs: its function is dropped and join() sees cancelled.
@@ -331,14 +347,14 @@ void cancel_task(task_record* task) {
     // it catches the exception and carries on, and dropped if it ends.
     if (task->status == task_status::waiting && task->interruptible && !unwinding(task) &&
         !shielded(task))
-        task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
+        task->scheduler->local_worker().wake_task(task, wake_outcome::cancelled);
 }
 
 bool end_wait_for_teardown(task_record* task) noexcept {
     if (task->status != task_status::waiting || task->interruptible || unwinding(task))
         return false;
     set_cancel_requested(task, true);
-    task->scheduler->main_worker.wake_task(task, wake_outcome::cancelled);
+    task->scheduler->local_worker().wake_task(task, wake_outcome::cancelled);
     return true;
 }
 

@@ -74,6 +74,10 @@ struct task_record {
     bool handle_alive = true;
     bool result_taken = false;
     bool joiner_first = false;   // the join ran this task at once: its joiner goes next
+    // wait_took_core (several workers) says that the task's current wait took the core lock
+    // (link_wait_slow()), so that end_wait() releases it after the switch; false when the
+    // caller held it already (a task group's wait) and releases it itself.
+    bool wait_took_core = false;
 
     // Links in the scheduler's list of unfinished tasks (for deadlock reports and teardown).
     task_record* live_previous = nullptr;
@@ -138,21 +142,35 @@ inline constexpr wake_outcome without_waiters_left(wake_outcome outcome) noexcep
 
 inline constexpr std::uint8_t duty_cancel = 1;
 inline constexpr std::uint8_t duty_scope = 2;
+// duty_shared marks every task of a scheduler with several workers, for good: their waits and
+// checkpoints take the slow paths, which take the core lock.
+inline constexpr std::uint8_t duty_shared = 4;
 
+// duties_of() reads a task's duties. Atomic (relaxed; a plain load on both architectures): with
+// several workers another task's cancel() writes them under the core lock while the task itself
+// tests them without it, then takes the lock to act (duty_shared sends it there).
+inline std::uint8_t duties_of(const task_record* task) noexcept {
+    return std::atomic_ref<const std::uint8_t>(task->duties).load(std::memory_order_relaxed);
+}
+// set_duty() sets or clears the `duty` bit (under the core lock with several workers: the only
+// writers hold it, so a load and a store suffice).
+inline void set_duty(task_record* task, std::uint8_t duty, bool on) noexcept {
+    const std::uint8_t now = duties_of(task);
+    std::atomic_ref<std::uint8_t>(task->duties)
+        .store(static_cast<std::uint8_t>(on ? now | duty : now & ~duty), std::memory_order_relaxed);
+}
 // cancel_requested() tells whether a cancellation is pending for the task; set_cancel_requested()
 // sets or clears that.
 inline bool cancel_requested(const task_record* task) noexcept {
-    return (task->duties & duty_cancel) != 0;
+    return (duties_of(task) & duty_cancel) != 0;
 }
 inline void set_cancel_requested(task_record* task, bool requested) noexcept {
-    task->duties = static_cast<std::uint8_t>(requested ? task->duties | duty_cancel
-                                                       : task->duties & ~duty_cancel);
+    set_duty(task, duty_cancel, requested);
 }
 // set_scope() makes `scope` the innermost timeout scope or shield of the task (nullptr: none).
 inline void set_scope(task_record* task, cancel_scope_state* scope) noexcept {
     task->scope = scope;
-    task->duties = static_cast<std::uint8_t>(scope ? task->duties | duty_scope
-                                                   : task->duties & ~duty_scope);
+    set_duty(task, duty_scope, scope != nullptr);
 }
 
 // held() tells whether something still refers to a finished task's record: its handle, or the

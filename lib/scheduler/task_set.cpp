@@ -39,7 +39,7 @@ void cancel_body(task_set* set) noexcept {
     for (cancel_scope_state* s = body->scope; s; s = s->parent) {
         if (s == scope) {
             body->timer_for_scope = true;
-            body->scheduler->main_worker.wake_task(body, wake_outcome::timed_out);
+            body->scheduler->local_worker().wake_task(body, wake_outcome::timed_out);
             return;
         }
         if (s->shield) return;
@@ -125,7 +125,11 @@ task_set* create_task_set(scheduler_core* scheduler, bool cancel_on_failure) {
     return set;
 }
 
+// Every entry below holds the core lock with several workers (members finish on any worker);
+// a wait inside keeps it across its switch (link_wait_slow()).
+
 void destroy_task_set(task_set* set) noexcept {
+    core_hold hold(*set->scheduler);
     SPINDLE_ASSERT(set->waiters.empty(), "a task set destroyed while a task waits on it");
     while (task_record* task = set->finished.head) let_go(set, task);
     while (task_record* task = set->running.head) {
@@ -144,6 +148,7 @@ void add_to_task_set(task_set* set, task_record* task) {
     if (task->joiner) throw fiber_error("spindle: a task given to a task set while a task joins it");
     if (task->scheduler != set->scheduler)
         throw fiber_error("spindle: a task of another scheduler given to a task set");
+    core_hold hold(*set->scheduler);
     task->set = set;
     if (task->status == task_status::done) {
         set->finished.push_back(task);
@@ -175,6 +180,7 @@ void member_finished(task_record* task) noexcept {
 }
 
 void wait_task_set(task_set* set, bool throw_failures) {
+    core_hold hold(*set->scheduler);
     try {
         while (set->unfinished > 0) wait_for_change(set, "task group");
     } catch (const cancelled&) {
@@ -190,6 +196,7 @@ void wait_task_set(task_set* set, bool throw_failures) {
 }
 
 std::exception_ptr finish_task_set(task_set* set, bool unwinding) noexcept {
+    core_hold hold(*set->scheduler);
     std::exception_ptr error;
     try {
         if (unwinding) {
@@ -209,6 +216,7 @@ std::exception_ptr finish_task_set(task_set* set, bool unwinding) noexcept {
 }
 
 task_record* take_finished(task_set* set) {
+    core_hold hold(*set->scheduler);
     while (!set->finished.head) {
         if (set->unfinished == 0) return nullptr;
         wait_for_change(set, "as_completed");
@@ -219,16 +227,24 @@ task_record* take_finished(task_set* set) {
     return task;
 }
 
-void cancel_task_set(task_set* set) { cancel_running(set); }
+void cancel_task_set(task_set* set) {
+    core_hold hold(*set->scheduler);
+    cancel_running(set);
+}
 
-std::size_t task_set_unfinished(const task_set* set) noexcept { return set->unfinished; }
+std::size_t task_set_unfinished(const task_set* set) noexcept {
+    core_hold hold(*set->scheduler);
+    return set->unfinished;
+}
 
 void watch_body(task_set* set, cancel_scope_state* scope) noexcept {
+    core_hold hold(*set->scheduler);
     set->body_scope = scope;
     if (scope && set->failed) cancel_body(set);
 }
 
 void body_failed(task_set* set, std::exception_ptr error) noexcept {
+    core_hold hold(*set->scheduler);
     if (!set->body_exception) set->body_exception = std::move(error);
     try {
         cancel_running(set);

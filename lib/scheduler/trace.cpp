@@ -18,11 +18,23 @@ struct scheduler_access {
 
 namespace {
 
-scheduler_statistics statistics_of(const scheduler_core& core) {
+// set_trace_everywhere() attaches `recorder` (or none) to every worker: with several, switches
+// happen under the core lock, so one recorder serves them all.
+void set_trace_everywhere(scheduler_core& core, trace_recorder* recorder) noexcept {
+    core_hold hold(core);
+    if (!core.multi) return core.main_worker.set_trace(recorder);
+    for (worker* w : core.workers) w->set_trace(recorder);
+}
+
+scheduler_statistics statistics_of(scheduler_core& core) {
+    core_hold hold(core);
     scheduler_statistics result;
     result.tasks_alive = core.live_count;
     result.tasks_spawned = core.next_task_id - 1;
-    result.switches = core.main_worker.switches();
+    if (core.multi)
+        for (const worker* w : core.workers) result.switches += w->switches();
+    else
+        result.switches = core.main_worker.switches();
     // Walking the live tasks here keeps the switches free of counters for each state.
     for (const task_record* task = core.live.head; task; task = task->live_next) {
         if (task->status == task_status::ready) ++result.tasks_ready;
@@ -57,14 +69,14 @@ scheduler_statistics this_scheduler_statistics() {
 
 void start_trace(scheduler& s, std::size_t max_events) {
     detail::scheduler_core& core = *detail::scheduler_access::core(s);
-    core.main_worker.set_trace(nullptr);
+    detail::set_trace_everywhere(core, nullptr);
     core.trace = std::make_unique<detail::trace_recorder>(max_events);
-    core.main_worker.set_trace(core.trace.get());
+    detail::set_trace_everywhere(core, core.trace.get());
 }
 
 void stop_trace(scheduler& s) noexcept {
     detail::scheduler_core& core = *detail::scheduler_access::core(s);
-    core.main_worker.set_trace(nullptr);
+    detail::set_trace_everywhere(core, nullptr);
     if (core.trace) core.trace->recording = false;
 }
 

@@ -50,6 +50,9 @@ inline void link_waiter(wait_queue& queue, waiter& w, const char* what, task_rec
                                       bool interruptible, time_point deadline) {
     worker* wk = task_worker();
     if (!wk) throw fiber_error(std::string("spindle: ") + what + " would wait outside any task");
+    // With several workers the wait is linked and parked under the core lock (after the
+    // object's): end_wait() has it released after the switch.
+    core_hold hold(wk->core());
     task_record* self = wk->running();
     if (interruptible) take_pending_cancel(self);
     self->interruptible = interruptible;
@@ -60,6 +63,7 @@ inline void link_waiter(wait_queue& queue, waiter& w, const char* what, task_rec
         throw;
     }
     link_waiter(queue, w, what, self);
+    self->wait_took_core = hold.keep();
 }
 
 // link_wait() puts the calling task in a wait on `queue`, with a timer for `deadline` (or for its
@@ -70,7 +74,7 @@ inline void link_wait(wait_queue& queue, waiter& w, const char* what, bool inter
                       time_point deadline) {
     worker* wk = task_worker();
     task_record* self = wk ? wk->running() : nullptr;
-    if (!self || self->duties != 0 || deadline != time_point::max()) [[unlikely]]
+    if (!self || duties_of(self) != 0 || deadline != time_point::max()) [[unlikely]]
         return link_wait_slow(queue, w, what, interruptible, deadline);
     self->interruptible = interruptible;
     link_waiter(queue, w, what, self);
@@ -166,6 +170,14 @@ template <class Describe>
     if (w.thread) return wake_thread(w, outcome);
     task_record& task = *w.task;
     scheduler_core* core = task.scheduler;
+    // Several workers: another worker of the same scheduler wakes it as its owner would.
+    if (core->multi) {
+        worker* const here = this_worker_slot();
+        if (here && &here->core() == core) {
+            here->wake_claimed(w, outcome);
+            return;
+        }
+    }
     if (!core->running.load(std::memory_order_acquire)) {
         core->main_worker.wake_claimed(w, outcome);
         return;
@@ -260,15 +272,28 @@ inline wake_outcome finish_wait(task_record* self) {
 
 }  // namespace
 
+namespace {
+
+// release_wait_core() lets go of the core lock a wait took (several workers), after its switch.
+inline void release_wait_core(task_record* self) noexcept {
+    if ((duties_of(self) & duty_shared) != 0 && std::exchange(self->wait_took_core, false))
+        [[unlikely]]
+        this_worker_slot()->unlock_core();
+}
+
+}  // namespace
+
 wake_outcome end_wait(waiter& w) {
     task_record* self = w.task;
-    self->scheduler->main_worker.park();
+    this_worker_slot()->park();
+    release_wait_core(self);
     return finish_wait(self);
 }
 
 wake_outcome end_wait(waiter& w, held_locks handed) {
     task_record* self = w.task;
-    self->scheduler->main_worker.park_handing(&handed);
+    this_worker_slot()->park_handing(&handed);
+    release_wait_core(self);
     return finish_wait(self);
 }
 

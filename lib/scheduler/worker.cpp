@@ -38,7 +38,11 @@ struct task_entry {
             // The function (and what it captured) goes now, on the task's own stack, not when
             // the handle does.
             t->operations->destroy_function(t->payload);
-            t = t->scheduler->main_worker.finish_running(t, task);
+            // The end of the task is scheduler work: with several workers, under the core lock
+            // (the next task, or the loop, or arrived() above, releases it).
+            worker* const here = this_worker_slot();
+            if (here->multi()) here->lock_core();
+            t = here->finish_running(t, task);
         } while (t);
     }
 };
@@ -50,9 +54,18 @@ constexpr fiber_label task_label{"task", true,
 
 }  // namespace
 
-worker::worker(scheduler_core& core) noexcept
-    : core_(core), tasks_own_fp_(core.options.task_fp == fp_control::own) {
+worker::worker(scheduler_core& core, std::size_t index) noexcept
+    : core_(core),
+      index_(index),
+      multi_(core.options.threads > 1),
+      tasks_own_fp_(core.options.task_fp == fp_control::own) {
     if (tasks_own_fp_) countdown_start_ = countdown_ = 1;
+    // With several workers every turn takes next_ready_slow() (next_ready_shared()): the flag
+    // it tests for rare work stays set. The timer heap is the main worker's.
+    if (multi_) {
+        remote_work_.store(1, std::memory_order_relaxed);
+        if (index_ != 0) shared_timers_ = &core.main_worker.timers_;
+    }
 }
 
 void worker::enter() noexcept {
@@ -62,7 +75,9 @@ void worker::enter() noexcept {
     loop_control_ = current_control();
     // The state every task with its own starts from, and the run loop's own.
     if (tasks_own_fp_) save_fp_control(loop_);
-    if (trace_) trace_->bind_thread();
+    // The trace names the thread that called run() (with several workers, every event goes
+    // under that one thread's name).
+    if (trace_ && index_ == 0) trace_->bind_thread();
 }
 
 void worker::leave() noexcept {
@@ -83,6 +98,7 @@ void worker::run_loop() {
         worker& w;
         ~drop_idle_on_exit() { w.drop_idle_fibers(); }
     } drop_idle{*this};
+    if (multi_) return core_.run_workers();
     for (;;) {
         if (core_.stop_task && core_.stop_task->status == task_status::done) return;
         if (task_record* next = next_ready()) {
@@ -147,7 +163,10 @@ void worker::start_remote_work() noexcept {
         std::lock_guard<std::mutex> hold(inbox.lock);
         jobs = inbox.take_jobs();
         woken = inbox.take_woken();
-        remote_work_.store(0, std::memory_order_relaxed);
+        if (multi_)
+            core_.inbox_pending.store(false, std::memory_order_relaxed);
+        else
+            remote_work_.store(0, std::memory_order_relaxed);
         // Between two operations of its tasks (none holds an object's lock here but a parking
         // one, whose hand-over knows whether it took it): the worker starts taking wait_locks.
         if (inbox.share_requested) {
@@ -177,6 +196,7 @@ void worker::poll_while_busy() noexcept {
 }
 
 task_record* worker::next_ready_slow() noexcept {
+    if (multi_) return next_ready_shared();
     if (remote_work_.load(std::memory_order_relaxed) != 0) start_remote_work();
     if (outside_waits_ > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
         poll_while_busy();
@@ -194,8 +214,9 @@ task_record* worker::start_next(task_record* task) noexcept {
 void worker::expire_timers(std::chrono::steady_clock::time_point now) noexcept {
     // Only deadlines that have passed: a task never wakes before its deadline. The heap yields
     // equal deadlines in the order they were set, and they are queued in that order.
-    while (!timers_.empty() && timers_.earliest() <= now)
-        wake_task(timers_.pop_earliest(), wake_outcome::timed_out);
+    timer_heap& heap = timers();
+    while (!heap.empty() && heap.earliest() <= now)
+        wake_task(heap.pop_earliest(), wake_outcome::timed_out);
 }
 
 bool worker::prepare(task_record* task) noexcept {
@@ -233,7 +254,7 @@ bool worker::prepare(task_record* task) noexcept {
 }
 
 bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
-    ready_.remove(child);
+    unqueue(child);
     if (!prepare(child)) return false;
     child->joiner = joiner;
     child->joiner_first = true;
@@ -245,19 +266,20 @@ bool worker::run_child_now(task_record* joiner, task_record* child) noexcept {
 }
 
 void worker::wake_task_slow(task_record* task, wake_outcome outcome, bool first) noexcept {
+    core_hold hold(core_);
     if (locks_objects_ && task->wait) {
         // A timeout or a cancel, racing the objects' notifiers (maybe on other threads) for the
         // wait: the loser does nothing. The winner leaves the waiters linked (their objects'
         // locks may be held right now, by a task parking on one of them), for the task.
         if (task->claimed.exchange(true, std::memory_order_acq_rel)) return;
-        if (task->timer_slot != no_timer_slot) timers_.remove(task);
+        if (task->timer_slot != no_timer_slot) timers().remove(task);
         task->outcome = with_waiters_left(outcome);
-        make_ready(task, first);
+        ready_woken(task, first);
         return;
     }
     end_any_wait(task);
     task->outcome = outcome;
-    make_ready(task, first);
+    ready_woken(task, first);
 }
 
 void worker::end_any_wait(task_record* task) noexcept {
@@ -273,10 +295,13 @@ void worker::end_any_wait(task_record* task) noexcept {
         child->joiner_first = false;
         task->joining = nullptr;
     }
-    if (task->timer_slot != no_timer_slot) timers_.remove(task);
+    if (task->timer_slot != no_timer_slot) timers().remove(task);
 }
 
 void worker::wake_claimed(waiter& w, wake_outcome outcome) noexcept {
+    // With several workers, the task's state is under the core lock (taken after the object's,
+    // which the caller holds: the order every path keeps).
+    core_hold hold(core_);
     task_record* const task = w.task;
     SPINDLE_ASSERT(task->status == task_status::waiting && w.queue,
                    "a claimed waiter woken while not waiting");
@@ -284,21 +309,24 @@ void worker::wake_claimed(waiter& w, wake_outcome outcome) noexcept {
     w.queue = nullptr;
     w.fired = true;
     task->outcome = with_waiters_left(outcome);
-    if (task->timer_slot != no_timer_slot) timers_.remove(task);
-    make_ready(task);
+    if (task->timer_slot != no_timer_slot) timers().remove(task);
+    ready_woken(task);
 }
 
 void worker::finish_remote_wake(task_record* task) noexcept {
     SPINDLE_ASSERT(task->status == task_status::waiting && task->claimed.load(),
                    "a task another thread woke is not in a claimed wait");
-    if (task->timer_slot != no_timer_slot) timers_.remove(task);
-    make_ready(task);
+    if (task->timer_slot != no_timer_slot) timers().remove(task);
+    ready_woken(task);
 }
 
 void worker::release_waiters(task_record* task) noexcept {
     for (waiter* w = std::exchange(task->wait, nullptr); w; w = w->sibling) {
         // Let go of by a waker already (let_go()): its object may be gone, so not touched.
         if (!std::atomic_ref<wait_queue*>(w->queue).load(std::memory_order_acquire)) continue;
+        // An object with no lock of its own (a task set's waiters, a descriptor's) is the
+        // scheduler's: with several workers, under its core lock.
+        core_hold hold_core(*task->scheduler, !w->lock);
         if (w->lock) w->lock->lock();
         if (w->queue) {
             w->queue->remove(w);
@@ -326,7 +354,7 @@ void worker::unlink_siblings(waiter* w) noexcept {
 
 void worker::add_timer(task_record* task, std::chrono::steady_clock::time_point deadline) {
     task->deadline = deadline;
-    timers_.push(task, deadline);
+    timers().push(task, deadline);
 }
 
 void worker::arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline) {
@@ -366,8 +394,13 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
     complete_task(task);
     fiber_control* const control = task->control;
     if (!next && task != core_.stop_task) {
-        next = ready_.front();
-        queued = true;
+        if (multi_) {
+            // Taken (out of whichever queue) already; none while the scheduler stops.
+            next = core_.stopping ? nullptr : take_ready();
+        } else {
+            next = ready_.front();
+            queued = true;
+        }
     }
     if (idle_count_ == max_idle_fibers || !stack_canary_intact(control->stack)) [[unlikely]] {
         // The fiber ends. fiber_main's last switch goes to control->resumer: when the next task
@@ -385,6 +418,8 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
             control->resumer = &next->park;
             control->parent = next->park_control;
         } else {
+            // A task taken that has not started goes back for the loop to start.
+            if (next && multi_ && !queued) ready_.push_front(next);
             hand_over_to_loop(task);
             running_ = nullptr;
             control->resumer = &loop_;
@@ -395,8 +430,8 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
     // The fiber outlives its task and runs another: the record lets go of it now.
     if (next && !next->started) {
         // The next task has not started: it runs on this fiber, at once, with no switch.
-        SPINDLE_ASSERT(queued, "a joiner that has not started");
-        ready_.pop_front();
+        SPINDLE_ASSERT(queued || multi_, "a joiner that has not started");
+        if (queued) ready_.pop_front();
         hand_over(task, next);
         task->control = nullptr;
         if (!held(task)) destroy_record(task);

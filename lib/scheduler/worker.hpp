@@ -9,9 +9,12 @@
 // has one (something did I/O), which a ready descriptor, the next timer deadline or another
 // thread's wake ends; else in a plain sleep until the next deadline.
 //
-// threads == 1 for now, so a scheduler has exactly one worker and every structure here is
-// touched by one thread. The multi-threaded mode will give each worker its own queue and heap
-// and let idle workers take ready tasks from the others.
+// With threads == 1 a scheduler has exactly one worker and every structure here is touched by
+// one thread, with no lock. With threads > 1 (multi()) each worker has its own ready queue, all
+// share the main worker's timer heap, and every structure of the scheduler (queues, heap, task
+// records, the lists of live tasks) is under the scheduler's core lock, which a worker holds
+// whenever it runs scheduler code and hands, like a parked task's object locks, across the
+// switch to the task that runs next (docs/threads.md, "Several workers").
 
 #include "scheduler/poller.hpp"
 #include "scheduler/ready_queue.hpp"
@@ -20,6 +23,8 @@
 #include "scheduler/timer_heap.hpp"
 #include "scheduler/trace_recorder.hpp"
 
+#include <spindle/detail/wait_lock.hpp>
+
 #include <spindle/scheduler.hpp>
 #include <spindle/timeout.hpp>
 
@@ -27,9 +32,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <pthread.h>
+#include <semaphore>
 #include <string>
+#include <vector>
 
 namespace spindle::detail {
 
@@ -37,7 +45,28 @@ struct scheduler_core;
 
 class worker {
 public:
-    explicit worker(scheduler_core& core) noexcept;
+    // worker() makes the worker numbered `index` (0: the main worker, on the thread that calls
+    // run()).
+    explicit worker(scheduler_core& core, std::size_t index = 0) noexcept;
+
+    // core() is the scheduler the worker belongs to; index() its number there.
+    scheduler_core& core() const noexcept { return core_; }
+    std::size_t index() const noexcept { return index_; }
+    // multi() tells whether the scheduler has several workers. Its state is then under the core
+    // lock, which holds_core() says this worker's thread holds (through a switch, the thread
+    // keeps holding it: the task or loop that arrives releases it). lock_core()/unlock_core()
+    // take and release it for this worker's thread.
+    bool multi() const noexcept { return multi_; }
+    bool holds_core() const noexcept { return holds_core_; }
+    inline void lock_core() noexcept;
+    inline void unlock_core() noexcept;
+    // run_loop_shared() is run_loop() for one of several workers: it runs tasks until the
+    // scheduler stops (every task finished, the task run() waits for finished, or a deadlock,
+    // which it records in scheduler_core::failure). Called and left with the core lock held.
+    void run_loop_shared() noexcept;
+    // run_thread() is a helper worker's thread: it binds itself, runs run_loop_shared() and
+    // unbinds.
+    void run_thread() noexcept;
 
     // run_loop() runs tasks until none is left; throws deadlock_error when tasks remain that
     // nothing can wake.
@@ -99,10 +128,21 @@ public:
 
     // reserve_queue_slot() makes sure a new task can be queued without allocating, whenever it
     // is (std::bad_alloc otherwise); release_queue_slot() when it has finished or was discarded.
-    void reserve_queue_slot() { ready_.reserve_slot(); }
-    void release_queue_slot() noexcept { ready_.release_slot(); }
+    // With several workers a woken task may be queued on any of them: every queue reserves it a
+    // slot.
+    void reserve_queue_slot() {
+        if (multi_) [[unlikely]] return reserve_slot_everywhere();
+        ready_.reserve_slot();
+    }
+    void release_queue_slot() noexcept {
+        if (multi_) [[unlikely]] return release_slot_everywhere();
+        ready_.release_slot();
+    }
 
-    // make_ready() queues a task: at the back, or next when `first`.
+    // make_ready() queues a task: at the back, or next when `first`. ready_woken() is
+    // make_ready() for the rare paths, which with several workers also decides where the task
+    // goes (the waker's next turn, or the back of its queue) and wakes an idle worker to take it.
+    void ready_woken(task_record* task, bool first = false) noexcept;
     void make_ready(task_record* task, bool first = false) noexcept {
         set_status(task, task_status::ready);
         if (first)
@@ -164,9 +204,15 @@ public:
         arm_timer_for(task, deadline);
     }
     // cancel_timer() takes a task's timer out of the heap (its wait did not begin after all).
-    void cancel_timer(task_record* task) noexcept { timers_.remove(task); }
-    // unqueue() takes a task that has not started out of the ready queue.
-    void unqueue(task_record* task) noexcept { ready_.remove(task); }
+    void cancel_timer(task_record* task) noexcept { timers().remove(task); }
+    // unqueue() takes a task that has not started out of the ready queue (whichever worker's).
+    void unqueue(task_record* task) noexcept {
+        if (multi_) [[unlikely]] return unqueue_anywhere(task);
+        ready_.remove(task);
+    }
+    // timers() is the timer heap this worker's tasks use: its own, or with several workers the
+    // main worker's, which they share.
+    timer_heap& timers() noexcept { return *shared_timers_; }
 
     // finish_running() is the running task's last act on its own stack. The task's fiber then
     // either runs another task (returned; `body_task`, the fiber body's task, says which) or
@@ -184,12 +230,10 @@ public:
     // descriptor, a helper thread); end_outside_wait() when that wait is over. While any is
     // counted, an idle worker waits in the poller instead of reporting a deadlock, and a busy
     // one polls at a bounded interval.
-    void begin_outside_wait() noexcept { ++outside_waits_; }
-    void end_outside_wait() noexcept {
-        SPINDLE_ASSERT(outside_waits_ > 0, "an outside wait ended that never began");
-        --outside_waits_;
-    }
-    std::size_t outside_waits() const noexcept { return outside_waits_; }
+    // With several workers the count is the scheduler's (a wait may end on another worker).
+    inline void begin_outside_wait() noexcept;
+    inline void end_outside_wait() noexcept;
+    inline std::size_t outside_waits() const noexcept;
 
     // enter()/leave() bind this worker to the calling thread for run().
     void enter() noexcept;
@@ -220,6 +264,30 @@ private:
     // gives `task`, first in line, its fiber, or (when none can be had) goes on to the next one.
     task_record* next_ready_slow() noexcept;
     task_record* start_next(task_record* task) noexcept;
+    // next_ready_shared() is next_ready_slow() with several workers (its next_ready() always
+    // comes here): none while the scheduler stops; else the inbox, the poll, the timers, this
+    // worker's next turn and queue, and then another worker's (take_ready()).
+    task_record* next_ready_shared() noexcept;
+    // take_ready() takes, without starting it, the task this worker runs next: its next turn,
+    // its queue's front, or else one stolen from another worker. nullptr when none is ready.
+    task_record* take_ready() noexcept;
+    // must_leave() tells whether the running task must go back to the loop (the scheduler stops)
+    // instead of carrying on when nothing else is ready.
+    inline bool must_leave() const noexcept;
+    // idle_shared() sleeps (the core lock released) until `deadline`, another worker's wake or
+    // news from another thread; in the poller when the scheduler has one and no other worker
+    // waits in it.
+    void idle_shared(std::chrono::steady_clock::time_point deadline) noexcept;
+    void reserve_slot_everywhere();
+    void release_slot_everywhere() noexcept;
+    void unqueue_anywhere(task_record* task) noexcept;
+
+public:
+    // wake_from_idle() ends this worker's idle_shared() (under the inbox's lock, by whoever took
+    // it off the list of idle workers).
+    void wake_from_idle() noexcept;
+
+private:
     bool prepare(task_record* task) noexcept;
     void arm_timer_for(task_record* task, std::chrono::steady_clock::time_point deadline);
     static void unlink_siblings(waiter* w) noexcept;
@@ -252,8 +320,10 @@ private:
     [[gnu::always_inline]] static inline void reap_after_switch() noexcept;
 
 public:
-    // arrived() is reap_after_switch() for a task's fiber body, where a task starts.
-    static void arrived() noexcept { reap_after_switch(); }
+    // arrived() is reap_after_switch() for a task's fiber body, where a task starts: with
+    // several workers it also releases the core lock the switch handed over, before the task's
+    // own code runs.
+    static inline void arrived() noexcept;
 
 private:
     // hand_over() notes that the thread passes from task `from` to task `to` (nullptr: the run
@@ -277,8 +347,20 @@ private:
     void hand_over_fp(task_record* from, task_record* to) noexcept;
 
     scheduler_core& core_;
+    const std::size_t index_;
+    const bool multi_;
+    bool holds_core_ = false;
+    // idle_in_poller_ says where the idle worker sleeps (under the inbox's lock): in the poller's
+    // epoll wait, or on `wakeup_`.
+    bool idle_in_poller_ = false;
+    std::binary_semaphore wakeup_{0};
+    // runnext_ (several workers) is the task a task of this worker woke: it runs at this worker's
+    // next switch, ahead of the queue, so that a pair that talks stays on one worker (Go's
+    // runnext). Other workers take it only when they find nothing else.
+    task_record* runnext_ = nullptr;
     ready_queue ready_;
     timer_heap timers_;
+    timer_heap* shared_timers_ = &timers_;
     context_record loop_;                   // the run loop, while a task runs
     fiber_control* loop_control_ = nullptr;  // current_control() of whoever called run()
     task_record* running_ = nullptr;
@@ -337,11 +419,34 @@ inline task_record* running_task() noexcept {
 
 // scheduler_core is a scheduler's state: its options, its worker(s), its unfinished tasks.
 struct scheduler_core {
-    explicit scheduler_core(const scheduler_options& opts) noexcept
-        : options(opts), serial(next_serial()) {}
+    // scheduler_core() makes the workers (std::bad_alloc); their threads start in run().
+    explicit scheduler_core(const scheduler_options& opts);
+    scheduler_core(const scheduler_core&) = delete;
+    scheduler_core& operator=(const scheduler_core&) = delete;
 
     // run() runs tasks until every one has finished, or, given `until`, until that one has.
     void run(task_record* until = nullptr);
+    // run_workers() is run()'s loop with several workers: it starts the helpers' threads, runs
+    // the main worker on the calling thread, joins them, and throws what stopped them (a
+    // deadlock), if anything did.
+    void run_workers();
+    // stop() (under the core lock) makes every worker's loop end at its next turn, with
+    // `why` (null: nothing went wrong) for run() to throw.
+    void stop(std::exception_ptr why = nullptr) noexcept;
+    // wake_idle_worker() wakes one idle worker, if any, to take a task just queued (under the
+    // core lock); wake_all_idle() every one (the scheduler stops).
+    void wake_idle_worker() noexcept {
+        if (inbox.idle_count.load(std::memory_order_relaxed) != 0) wake_idle_worker_slow(false);
+    }
+    void wake_all_idle() noexcept { wake_idle_worker_slow(true); }
+    void wake_idle_worker_slow(bool all) noexcept;
+    // local_worker() is the worker of this scheduler on the calling thread, else the main one
+    // (a thread outside run(): the scheduler does not run, or the caller is refused).
+    worker& local_worker() noexcept;
+    // held_here() tells whether the calling thread may touch the shared state of a scheduler
+    // with several workers: it is one of its workers and holds the core lock, or the scheduler
+    // does not run. For assertions.
+    bool held_here() const noexcept;
     // teardown() cancels every unfinished task and runs them until they have unwound.
     void teardown() noexcept;
     std::string describe_deadlock() const;
@@ -364,7 +469,22 @@ struct scheduler_core {
     // inbox is the work other threads submit; link is what its scheduler_handles point to.
     remote_inbox inbox;
     handle_link* link = nullptr;
+    // multi is options.threads > 1: the workers below share everything under core_lock.
+    const bool multi;
+    wait_lock core_lock;
     worker main_worker{*this};
+    // helpers are the other threads - 1 workers; workers is every one, main first.
+    std::vector<std::unique_ptr<worker>> helpers;
+    std::vector<worker*> workers;
+    // With several workers (under core_lock): stopping ends every worker's loop; failure is
+    // what run() then throws; shared_outside_waits counts the tasks that wait for the world
+    // outside (atomic: a wait is counted out after its switch, without the lock).
+    bool stopping = false;
+    std::exception_ptr failure;
+    std::atomic<std::size_t> shared_outside_waits{0};
+    // inbox_pending (several workers) says that jobs or woken tasks wait in the inbox; set under
+    // its lock, read by the workers without it on every turn.
+    std::atomic<bool> inbox_pending{false};
     // live is the unfinished tasks, in spawn order.
     intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;
     std::size_t live_count = 0;
@@ -399,6 +519,86 @@ private:
         return count.fetch_add(1, std::memory_order_relaxed) + 1;
     }
 };
+
+inline worker& scheduler_core::local_worker() noexcept {
+    worker* const w = this_worker_slot();
+    return w && &w->core() == this ? *w : main_worker;
+}
+
+void worker::lock_core() noexcept {
+    SPINDLE_ASSERT(multi_ && !holds_core_, "a worker took the core lock it holds");
+    core_.core_lock.lock();
+    holds_core_ = true;
+}
+
+void worker::unlock_core() noexcept {
+    SPINDLE_ASSERT(multi_ && holds_core_, "a worker released a core lock it does not hold");
+    holds_core_ = false;
+    core_.core_lock.unlock();
+}
+
+bool worker::must_leave() const noexcept { return multi_ && core_.stopping; }
+
+void worker::begin_outside_wait() noexcept {
+    if (multi_) [[unlikely]] {
+        core_.shared_outside_waits.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    ++outside_waits_;
+}
+
+void worker::end_outside_wait() noexcept {
+    if (multi_) [[unlikely]] {
+        [[maybe_unused]] const std::size_t before =
+            core_.shared_outside_waits.fetch_sub(1, std::memory_order_relaxed);
+        SPINDLE_ASSERT(before > 0, "an outside wait ended that never began");
+        return;
+    }
+    SPINDLE_ASSERT(outside_waits_ > 0, "an outside wait ended that never began");
+    --outside_waits_;
+}
+
+std::size_t worker::outside_waits() const noexcept {
+    return multi_ ? core_.shared_outside_waits.load(std::memory_order_relaxed) : outside_waits_;
+}
+
+// core_hold holds the core lock of a scheduler with several workers for a scope, when the
+// calling thread is one of its workers and does not hold it already; otherwise it does nothing
+// (one worker; or the scheduler does not run on this thread). Across a switch inside the scope
+// the lock stays with the thread, and the scope's end releases it on whichever worker's thread
+// the task then runs (read afresh).
+class core_hold {
+public:
+    explicit core_hold(scheduler_core& core, bool wanted = true) noexcept {
+        if (!core.multi || !wanted) [[likely]] return;
+        worker* w = this_worker_slot();
+        if (w && &w->core() == &core && !w->holds_core()) {
+            w->lock_core();
+            taken_ = true;
+        }
+    }
+    ~core_hold() {
+        if (taken_) this_worker_slot()->unlock_core();
+    }
+    core_hold(const core_hold&) = delete;
+    core_hold& operator=(const core_hold&) = delete;
+
+    // release() lets go of the lock before the scope ends (if this hold took it); keep() keeps
+    // it past the scope, for a switch to hand on, and says whether this hold took it.
+    void release() noexcept {
+        if (std::exchange(taken_, false)) this_worker_slot()->unlock_core();
+    }
+    bool keep() noexcept { return std::exchange(taken_, false); }
+
+private:
+    bool taken_ = false;
+};
+
+void worker::arrived() noexcept {
+    reap_after_switch();
+    worker* const here = this_worker_slot();
+    if (here->multi_) [[unlikely]] here->unlock_core();
+}
 
 void worker::reap_after_switch() noexcept {
     worker* const here = this_worker_slot();
@@ -446,7 +646,14 @@ void worker::suspend_to(task_record* self, task_record* next) noexcept {
 void worker::yield_running() noexcept {
     task_record* const self = running_;
     task_record* next = next_ready();
-    if (!next) return;  // nobody else is ready: carry on
+    if (!next) [[unlikely]] {
+        // Nobody else is ready: carry on, unless the scheduler stops (several workers).
+        if (!must_leave()) return;
+        set_status(self, task_status::ready);
+        ready_.push_back(self);
+        suspend_to(self, nullptr);
+        return;
+    }
     set_status(self, task_status::ready);
     ready_.push_back(self);
     // When many tasks take turns, each switch misses the cache on the resumed task's record and
@@ -465,7 +672,8 @@ void worker::yield_running() noexcept {
 // submit() and scheduler_handle.
 inline bool on_other_thread(const scheduler_core* core) noexcept {
     // The scheduler's own thread (the common case) answers with the first test.
-    return this_worker_slot() != &core->main_worker &&
+    worker* const w = this_worker_slot();
+    return w != &core->main_worker && (!w || &w->core() != core) &&
            core->running.load(std::memory_order_acquire);
 }
 // refuse_other_threads() throws fiber_error, saying that `what` was called from another thread
@@ -490,7 +698,7 @@ std::string describe_task(const task_record& task);
 // Every wait and yield() calls it: the common case, neither, is one test of the task's duties.
 void take_pending_cancel_slow(task_record* task);
 inline void take_pending_cancel(task_record* task) {
-    if (task->duties != 0) [[unlikely]] take_pending_cancel_slow(task);
+    if (duties_of(task) != 0) [[unlikely]] take_pending_cancel_slow(task);
 }
 // throw_if_interrupted() throws cancelled after a wait that did not complete while a
 // cancellation was pending (unless the task is unwinding or shielded), or that a timeout scope's

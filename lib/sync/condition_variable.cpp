@@ -37,9 +37,9 @@ std::cv_status condition_variable::wait_with(
         throw fiber_error(
             "spindle: condition_variable::wait() needs a lock that holds its mutex, taken by the "
             "calling task (or thread)");
-    // Queue first, then release the mutex: no notification between the two can be missed. The
-    // condition variable's own lock (when taken: other threads may notify) is held from linking
-    // until the task has switched away.
+    // The condition variable's own lock (when taken: other threads may notify) is held from
+    // before the mutex is released until the task has switched away, so no notification between
+    // the release and the wait can be missed.
     detail::waiter w;
     w.object = name_.c_str();
     w.lock = &lock_;
@@ -66,11 +66,23 @@ std::cv_status condition_variable::wait_with(
         return outcome == wake_outcome::timed_out ? std::cv_status::timeout
                                                   : std::cv_status::no_timeout;
     }
-    if (deadline)
-        detail::begin_wait_until(waiters_, w, what, *deadline);
-    else
-        detail::begin_wait(waiters_, w, what);
+    // The mutex goes before the waiter is linked, under this condition variable's lock, which no
+    // notifier can take until the task has switched away: nothing is missed in between. (After
+    // the link the task would hold the scheduler's core lock, when it has several workers, and
+    // the mutex's lock must not be taken after that one.)
     m->unlock();
+    try {
+        if (deadline)
+            detail::begin_wait_until(waiters_, w, what, *deadline);
+        else
+            detail::begin_wait(waiters_, w, what);
+    } catch (...) {
+        // Not waiting after all (a pending cancellation, no memory for the timer): the lock
+        // comes back, without this one held while it may wait for it.
+        if (detail::wait_lock* held = guard.hand_over()) held->unlock();
+        take_back();
+        throw;
+    }
     wake_outcome outcome;
     try {
         outcome = detail::end_wait(w, guard);

@@ -399,7 +399,7 @@ TEST_CASE("io: I/O does not starve while another task yields forever") {
     std::thread echo = byte_echo_thread(b.get());
     int round_trips = 0;
     run([&] {
-        bool done = false;
+        std::atomic<bool> done{false};  // the two tasks may run on two workers
         auto spinner = spawn([&] {
             while (!done) this_fiber::yield();
         });

@@ -1,6 +1,8 @@
 // The floating-point control state of tasks: the thread's by default, each task's own with
 // scheduler_options::task_fp = fp_control::own.
 
+#include "workers.hpp"
+
 #include <spindle/fiber.hpp>
 #include <spindle/scheduler.hpp>
 
@@ -57,7 +59,8 @@ TEST_CASE("task fp: with task_fp = own run() returns with its caller's state") {
 }
 
 #if !SPINDLE_CONTEXT_FCONTEXT
-TEST_CASE("task fp: by default tasks share the thread's floating-point control state") {
+TEST_CASE("task fp: by default tasks share the thread's floating-point control state"
+          * spindle_test::single_worker()) {
     // As C++20 coroutines on one thread do. (With the Boost.Context backend every context
     // keeps its own, because jump_fcontext saves it.)
     REQUIRE(std::fegetround() == FE_TONEAREST);

@@ -3,6 +3,7 @@
 
 #include "scheduler/poller.hpp"
 #include "scheduler/worker.hpp"
+#include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
 
@@ -55,7 +56,8 @@ TEST_CASE("poller: a scheduler that does no I/O opens no poller, and drops one w
     CHECK_FALSE(had_poller);
 }
 
-TEST_CASE("poller: completions posted from other threads resume their tasks in order") {
+TEST_CASE("poller: completions posted from other threads resume their tasks in order"
+          * spindle_test::single_worker()) {
     std::vector<int> order;
     run([&] {
         detail::scheduler_core* core = detail::running_task()->scheduler;

@@ -2,6 +2,7 @@
 
 #include "allocation_failure.hpp"
 #include "stack/stack_pool.hpp"
+#include "workers.hpp"
 
 #include <spindle/fiber.hpp>
 #include <spindle/scheduler.hpp>
@@ -34,7 +35,8 @@ TEST_CASE("scheduler: run() rethrows what the first task throws") {
                          std::runtime_error);
 }
 
-TEST_CASE("scheduler: tasks spawned before run() start in spawn order") {
+TEST_CASE("scheduler: tasks spawned before run() start in spawn order"
+          * spindle_test::single_worker()) {
     std::vector<int> order;
     scheduler s;
     for (int i = 0; i < 5; ++i) s.spawn([&order, i] { order.push_back(i); }).detach();
@@ -43,7 +45,8 @@ TEST_CASE("scheduler: tasks spawned before run() start in spawn order") {
     CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
 }
 
-TEST_CASE("scheduler: yield interleaves two tasks like two generators driven round-robin") {
+TEST_CASE("scheduler: yield interleaves two tasks like two generators driven round-robin"
+          * spindle_test::single_worker()) {
     // Python: def g(name): for i in range(3): out.append(f"{name}{i}"); yield
     // Driving [g("a"), g("b")] round-robin gives a0 b0 a1 b1 a2 b2.
     std::vector<std::string> out;
@@ -62,7 +65,8 @@ TEST_CASE("scheduler: yield interleaves two tasks like two generators driven rou
     CHECK(out == std::vector<std::string>{"a0", "b0", "a1", "b1", "a2", "b2"});
 }
 
-TEST_CASE("scheduler: yield puts the caller behind every task that is ready") {
+TEST_CASE("scheduler: yield puts the caller behind every task that is ready"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     scheduler s;
     s.spawn([&] {
@@ -115,7 +119,7 @@ TEST_CASE("scheduler: join of a task that has not started runs it at once") {
     CHECK(out == std::vector<std::string>{"child", "joined", "other"});
 }
 
-TEST_CASE("scheduler: join of a started task waits for it") {
+TEST_CASE("scheduler: join of a started task waits for it" * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         auto child = spawn([&] {
@@ -159,7 +163,8 @@ TEST_CASE("scheduler: a detached task still runs to its end under scheduler::run
     CHECK(out == std::vector<int>{0, 1});
 }
 
-TEST_CASE("scheduler: a dropped handle detaches the task as detach() does") {
+TEST_CASE("scheduler: a dropped handle detaches the task as detach() does"
+          * spindle_test::single_worker()) {
     std::vector<int> out;
     scheduler s;
     s.spawn([&] {
@@ -217,7 +222,8 @@ TEST_CASE("scheduler: gather returns results in argument order") {
     });
 }
 
-TEST_CASE("scheduler: gather rethrows the first failure in argument order, after all finished") {
+TEST_CASE("scheduler: gather rethrows the first failure in argument order, after all finished"
+          * spindle_test::single_worker()) {
     std::vector<std::string> finished;
     run([&] {
         auto slow_ok = spawn([&] {
@@ -261,10 +267,13 @@ TEST_CASE("scheduler: task names and ids") {
 }
 
 TEST_CASE("scheduler: misuse is reported with fiber_error") {
-    SUBCASE("threads > 1 is not supported yet") {
-        CHECK_THROWS_WITH_AS(scheduler(scheduler_options{.threads = 2}),
-                             doctest::Contains("not supported yet"), fiber_error);
-        CHECK_THROWS_AS(scheduler(scheduler_options{.threads = 0}), fiber_error);
+    SUBCASE("threads outside 1 to 1024") {
+        CHECK_THROWS_WITH_AS(scheduler(scheduler_options{.threads = 0}),
+                             doctest::Contains("at least 1"), fiber_error);
+        CHECK_THROWS_WITH_AS(scheduler(scheduler_options{.threads = 1025}),
+                             doctest::Contains("at most 1024"), fiber_error);
+        CHECK_THROWS_WITH_AS(scheduler(scheduler_options{.threads = ~0u}),
+                             doctest::Contains("at most 1024"), fiber_error);
     }
     SUBCASE("spawn outside any task") {
         CHECK_THROWS_WITH_AS((void)spawn([] {}), doctest::Contains("outside any task"), fiber_error);
@@ -347,7 +356,8 @@ TEST_CASE("scheduler: each task keeps its own exception state across switches") 
     });
 }
 
-TEST_CASE("scheduler: a million short tasks reuse pooled stacks, no mmap per task") {
+TEST_CASE("scheduler: a million short tasks reuse pooled stacks, no mmap per task"
+          * spindle_test::single_worker()) {
     run([] {
         // Warm up: the pool gets the stacks a batch needs.
         auto batch = [] {
@@ -371,7 +381,8 @@ TEST_CASE("scheduler: a million short tasks reuse pooled stacks, no mmap per tas
     });
 }
 
-TEST_CASE("scheduler: a deep tree of spawns and joins runs depth first on few stacks") {
+TEST_CASE("scheduler: a deep tree of spawns and joins runs depth first on few stacks"
+          * spindle_test::single_worker()) {
     // skynet: each task spawns ten children and sums what they return.
     std::function<long(long, long)> skynet = [&](long ordinal, long size) -> long {
         if (size == 1) return ordinal;
@@ -393,7 +404,8 @@ TEST_CASE("scheduler: a deep tree of spawns and joins runs depth first on few st
     CHECK(after.mapped - before.mapped <= 8);
 }
 
-TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue cannot grow") {
+TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue cannot grow"
+          * spindle_test::single_worker()) {
     SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     // The queue used to grow when a task was queued, in noexcept code: std::terminate.
     int finished = 0;
@@ -425,7 +437,8 @@ TEST_CASE("out of memory: spawn throws std::bad_alloc when the ready queue canno
     for (task<void>& t : tasks) CHECK(t.done());
 }
 
-TEST_CASE("out of memory: a failed spawn leaves the scheduler consistent") {
+TEST_CASE("out of memory: a failed spawn leaves the scheduler consistent"
+          * spindle_test::single_worker()) {
     SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     scheduler s;
     int finished = 0;
@@ -494,7 +507,7 @@ TEST_CASE("exception safety: a task result whose move throws") {
     CHECK(fragile::alive == 0);
 }
 
-TEST_CASE("exception safety: gather when moving a result throws") {
+TEST_CASE("exception safety: gather when moving a result throws" * spindle_test::single_worker()) {
     fragile_scope scope;
     run([] {
         SUBCASE("a tuple") {

@@ -2,6 +2,7 @@
 // spawn site and a suspended task's stack.
 
 #include "child_process.hpp"
+#include "workers.hpp"
 
 #include <spindle/debug.hpp>
 #include <spindle/scheduler.hpp>
@@ -58,7 +59,8 @@ void sleep_until_cancelled() {
 
 }  // namespace
 
-TEST_CASE("dump_tasks: every task with its state, wait, spawn site and stack") {
+TEST_CASE("dump_tasks: every task with its state, wait, spawn site and stack"
+          * spindle_test::single_worker()) {
     std::string text;
     int sleeper_line = 0, main_line = 0;
     spindle::scheduler idle;  // made, never run: its tasks are listed as not started
@@ -102,7 +104,8 @@ TEST_CASE("dump_tasks: a scheduler running on another thread is listed without i
     CHECK(!has(text, "task 1 'main'"));
 }
 
-TEST_CASE("dump signal: the signal writes the dump to stderr and the program goes on") {
+TEST_CASE("dump signal: the signal writes the dump to stderr and the program goes on"
+          * spindle_test::single_worker()) {
     const auto result = run_in_child([] {
         spindle::install_task_dump_signal(SIGQUIT);
         spindle::run([] {
@@ -121,7 +124,8 @@ TEST_CASE("dump signal: the signal writes the dump to stderr and the program goe
     CHECK(has(result.err, suspended_stack));
 }
 
-TEST_CASE("dump signal: a thread without a scheduler passes it on to the thread running one") {
+TEST_CASE("dump signal: a thread without a scheduler passes it on to the thread running one"
+          * spindle_test::single_worker()) {
     const auto result = run_in_child([] {
         spindle::install_task_dump_signal(SIGQUIT);
         spindle::run([] {

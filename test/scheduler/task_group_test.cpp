@@ -1,5 +1,7 @@
 // Task groups and as_completed.
 
+#include "workers.hpp"
+
 #include <spindle/scheduler.hpp>
 #include <spindle/task_group.hpp>
 
@@ -180,7 +182,8 @@ TEST_CASE("task_group: cancelling the task that waits cancels the group's tasks 
     });
 }
 
-TEST_CASE("task_group: the object form; wait() throws, the destructor waits") {
+TEST_CASE("task_group: the object form; wait() throws, the destructor waits"
+          * spindle_test::single_worker()) {
     run([&] {
         int done = 0;
         {
@@ -287,7 +290,8 @@ TEST_CASE("as_completed: tasks come out in the order they finish") {
     });
 }
 
-TEST_CASE("as_completed: finished tasks first, failures through join, and misuse") {
+TEST_CASE("as_completed: finished tasks first, failures through join, and misuse"
+          * spindle_test::single_worker()) {
     run([&] {
         std::vector<task<int>> tasks;
         tasks.push_back(spawn([] {

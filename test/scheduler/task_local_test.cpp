@@ -3,6 +3,7 @@
 
 #include "allocation_failure.hpp"
 #include "child_process.hpp"
+#include "workers.hpp"
 
 #include <spindle/errors.hpp>
 #include <spindle/fiber.hpp>
@@ -168,7 +169,8 @@ TEST_CASE("task_local: get_if() makes nothing; reset() destroys, and get() makes
     CHECK(events == std::vector<std::string>{"+v1", "-v1", "+v2", "-v2"});
 }
 
-TEST_CASE("task_local: a task's values are destroyed last made first, before join() returns") {
+TEST_CASE("task_local: a task's values are destroyed last made first, before join() returns"
+          * spindle_test::single_worker()) {
     static task_local<logged> first([] { return logged("first"); });
     static task_local<logged> second([] { return logged("second"); });
     events.clear();
@@ -240,7 +242,8 @@ TEST_CASE("task_local: a task cancelled before it started never made a value") {
     CHECK(calls == 0);
 }
 
-TEST_CASE("task_local: a scheduler destroyed with suspended tasks destroys their values") {
+TEST_CASE("task_local: a scheduler destroyed with suspended tasks destroys their values"
+          * spindle_test::single_worker()) {
     static task_local<logged> value([] { return logged("suspended"); });
     events.clear();
     {

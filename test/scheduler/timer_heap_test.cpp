@@ -3,6 +3,7 @@
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
+#include "workers.hpp"
 
 #include <spindle/fiber.hpp>
 #include <spindle/scheduler.hpp>
@@ -64,7 +65,8 @@ TEST_CASE("timers: tasks wake in deadline order, equal deadlines in the order th
     CHECK(woke == std::vector<int>{2, 5, 8, 1, 4, 7, 0, 3, 6});
 }
 
-TEST_CASE("timers: a deadline in the past still suspends, behind the ready tasks") {
+TEST_CASE("timers: a deadline in the past still suspends, behind the ready tasks"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         spawn([&] { out.push_back("other"); }).detach();
@@ -135,7 +137,7 @@ TEST_CASE("timers: tasks that only a sleep without end could wake are deadlocked
                          deadlock_error);
 }
 
-TEST_CASE("timers: 10,000 sleeping tasks wake in deadline order") {
+TEST_CASE("timers: 10,000 sleeping tasks wake in deadline order" * spindle_test::single_worker()) {
     std::vector<int> woke;
     run([&] {
         std::mt19937 random(42);

@@ -1,6 +1,8 @@
 // Tracing writes Chrome trace-event JSON naming each task's turns in order; statistics count a
 // known workload's tasks, waits and switches.
 
+#include "workers.hpp"
+
 #include <spindle/errors.hpp>
 #include <spindle/fiber.hpp>
 #include <spindle/scheduler.hpp>
@@ -72,7 +74,8 @@ void ping_pong(spindle::scheduler& s) {
 
 }  // namespace
 
-TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON") {
+TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON"
+          * spindle_test::single_worker()) {
     spindle::scheduler s;
     spindle::start_trace(s);
     ping_pong(s);
@@ -92,7 +95,7 @@ TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON") 
     CHECK(spindle::statistics(s).trace_dropped == 0);
 }
 
-TEST_CASE("a suspend in the trace carries its wait reason") {
+TEST_CASE("a suspend in the trace carries its wait reason" * spindle_test::single_worker()) {
     spindle::scheduler s;
     spindle::start_trace(s);
     // A join of a task that has not started runs it at once: the joiner always suspends, which
@@ -107,7 +110,8 @@ TEST_CASE("a suspend in the trace carries its wait reason") {
     CHECK(json.find(R"("event":"suspend","reason":"join")") != std::string::npos);
 }
 
-TEST_CASE("a full trace buffer drops the later events, counts them, and still writes JSON") {
+TEST_CASE("a full trace buffer drops the later events, counts them, and still writes JSON"
+          * spindle_test::single_worker()) {
     spindle::scheduler s;
     spindle::start_trace(s, 3);
     ping_pong(s);

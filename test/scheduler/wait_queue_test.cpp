@@ -3,6 +3,7 @@
 
 #include "child_process.hpp"
 #include "scheduler/worker.hpp"
+#include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
 
@@ -14,7 +15,8 @@
 using namespace spindle;
 using spindle_test::run_in_child;
 
-TEST_CASE("wait queue: waiters are woken first in, first out, each with its outcome") {
+TEST_CASE("wait queue: waiters are woken first in, first out, each with its outcome"
+          * spindle_test::single_worker()) {
     detail::wait_queue queue;
     std::vector<int> order;
     std::vector<detail::wake_outcome> outcomes;

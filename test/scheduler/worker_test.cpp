@@ -3,6 +3,7 @@
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
+#include "workers.hpp"
 
 #include <spindle/fiber.hpp>
 #include <spindle/scheduler.hpp>
@@ -21,7 +22,8 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("nesting: a wait inside a fiber nested in a task suspends the whole task") {
+TEST_CASE("nesting: a wait inside a fiber nested in a task suspends the whole task"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         auto sleeper = spawn([&] {

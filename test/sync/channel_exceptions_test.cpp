@@ -3,6 +3,7 @@
 // once with the channel, and a value whose receive threw is still first in line.
 
 #include "allocation_failure.hpp"
+#include "workers.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/scheduler.hpp>
@@ -252,7 +253,7 @@ TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws
 }
 
 TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a throwing receive "
-                   "loses neither value",
+                   "loses neither value" * spindle_test::single_worker(),
                    T, THROWING_MOVES) {
     for (long nth = 1; nth <= 4; ++nth) {
         fresh_probes();

@@ -1,6 +1,7 @@
 // channel: buffered, unbuffered and unbounded; closing; iteration; try_ operations.
 
 #include "allocation_failure.hpp"
+#include "workers.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/scheduler.hpp>
@@ -166,7 +167,7 @@ TEST_CASE("channel: try_ operations on an unbuffered channel need the other side
     });
 }
 
-TEST_CASE("channel: a job queue drained by N workers") {
+TEST_CASE("channel: a job queue drained by N workers" * spindle_test::single_worker()) {
     run([] {
         channel<int> jobs(8);
         channel<int> results;
@@ -236,7 +237,8 @@ TEST_CASE("channel: a channel destroyed while tasks wait on it wakes them as clo
     });
 }
 
-TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates nothing") {
+TEST_CASE("out of memory: waking a thousand waiters (channel::close) allocates nothing"
+          * spindle_test::single_worker()) {
     SKIP_UNLESS_ALLOCATION_FAILURE_AVAILABLE();
     // The waiters arrive one by one, so the ready queue never held them all; close() queues
     // them all at once, and used to grow the queue in noexcept code: std::terminate.

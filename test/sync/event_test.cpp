@@ -1,5 +1,7 @@
 // event: set() wakes every waiter, clear(), timed and cancelled waits.
 
+#include "workers.hpp"
+
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/timeout.hpp>
@@ -84,7 +86,8 @@ TEST_CASE("event: cancellation and with_timeout end a wait; outside a task it ca
     e.wait();  // set: no wait needed
 }
 
-TEST_CASE("event: destroyed while tasks wait, their waits throw fiber_error") {
+TEST_CASE("event: destroyed while tasks wait, their waits throw fiber_error"
+          * spindle_test::single_worker()) {
     run([] {
         auto e = std::make_unique<event>();
         auto plain = spawn([&] { e->wait(); });

@@ -8,6 +8,7 @@
 #include "child_process.hpp"
 
 #include "under_valgrind.hpp"
+#include "workers.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/errors.hpp>
@@ -556,7 +557,7 @@ TEST_CASE("other threads: keep_open() from another thread while the scheduler ru
 }
 
 TEST_CASE("other threads: without a scheduler_handle, a wake of a running scheduler's task stops "
-          "the process, naming the task and the rule") {
+          "the process, naming the task and the rule" * spindle_test::single_worker()) {
     // Under SPINDLE_SHARE_SCHEDULERS=1 every scheduler is shared, as if it had a handle.
     if (const char* shared = std::getenv("SPINDLE_SHARE_SCHEDULERS"); shared && shared[0] == '1')
         return;

@@ -1,6 +1,7 @@
 // semaphore: permits, FIFO hand-off, timed and cancelled waits, misuse.
 
 #include "child_process.hpp"
+#include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
@@ -42,7 +43,8 @@ TEST_CASE("semaphore: permits are taken and given back; at most `initial` holder
     });
 }
 
-TEST_CASE("semaphore: a release goes to the longest waiter, with no barging") {
+TEST_CASE("semaphore: a release goes to the longest waiter, with no barging"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         semaphore s(0);

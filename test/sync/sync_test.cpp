@@ -1,5 +1,7 @@
 // mutex and condition_variable for tasks.
 
+#include "workers.hpp"
+
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
 
@@ -121,7 +123,8 @@ TEST_CASE("mutex: a task that ended holding it leaves it locked; a new task does
     }
 }
 
-TEST_CASE("condition_variable: notify_one wakes the longest waiter, notify_all the rest") {
+TEST_CASE("condition_variable: notify_one wakes the longest waiter, notify_all the rest"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         spindle::mutex m;

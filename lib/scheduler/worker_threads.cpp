@@ -1,0 +1,247 @@
+// Several workers: their threads, their loop, taking tasks from one another, sleeping when idle.
+//
+// Everything a worker touches here is under the scheduler's core lock (worker.hpp): the queues
+// of every worker, the shared timer heap, the task records. A worker holds it while it runs
+// scheduler code and lets go of it only to sleep, and a task holds it only inside the
+// scheduler's calls, so the lock guards a few hundred instructions at a time.
+
+#include "scheduler/worker.hpp"
+
+#include <spindle/errors.hpp>
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace spindle::detail {
+
+void worker::run_thread() noexcept {
+    enter();
+    lock_core();
+    run_loop_shared();
+    unlock_core();
+    drop_idle_fibers();
+    leave();
+}
+
+void worker::run_loop_shared() noexcept {
+    using time_point = std::chrono::steady_clock::time_point;
+    SPINDLE_ASSERT(holds_core_, "a worker's loop ran without the core lock");
+    remote_inbox& inbox = core_.inbox;
+    for (;;) {
+        if (core_.stopping) return;
+        if (core_.stop_task && core_.stop_task->status == task_status::done) {
+            core_.stop();
+            return;
+        }
+        if (task_record* next = next_ready()) {
+            switch_to(nullptr, next);
+            // Back with the core lock: whoever switched here held it.
+            set_current_control(loop_control_);
+            continue;
+        }
+        if (core_.stopping) return;
+        const time_point deadline = timers().empty() ? time_point::max() : timers().earliest();
+        {
+            // The inbox's lock makes what other threads bring (a job, a handle made or let go)
+            // and the idle workers' list one consistent picture.
+            std::unique_lock<std::mutex> hold(inbox.lock);
+            if (core_.inbox_pending.load(std::memory_order_relaxed)) continue;
+            const bool open = inbox.open_handles.load(std::memory_order_relaxed) > 0;
+            if (core_.live_count == 0 && !open) {
+                hold.unlock();
+                core_.stop();
+                return;
+            }
+            // Nothing is ready on any worker, nothing can come from a timer, a descriptor, a
+            // helper thread or another thread, and every other worker sleeps: the tasks left
+            // wait for one another. (A worker that runs a task may still wake them, and one
+            // woken for new work is off the idle list.)
+            if (deadline == time_point::max() && outside_waits() == 0 && !open &&
+                inbox.idle_workers.size() + 1 == core_.workers.size()) {
+                hold.unlock();
+                std::exception_ptr why;
+                try {
+                    why = std::make_exception_ptr(deadlock_error(core_.describe_deadlock()));
+                } catch (...) {
+                    why = std::current_exception();  // std::bad_alloc for the message
+                }
+                core_.stop(std::move(why));
+                return;
+            }
+        }
+        idle_shared(deadline);
+    }
+}
+
+void worker::idle_shared(std::chrono::steady_clock::time_point deadline) noexcept {
+    remote_inbox& inbox = core_.inbox;
+    poller* const p = core_.poller_if_any();
+    {
+        std::lock_guard<std::mutex> hold(inbox.lock);
+        if (core_.inbox_pending.load(std::memory_order_relaxed)) return;
+        // One idle worker waits in the poller (descriptors, completions, the next deadline);
+        // the others on their own semaphore.
+        idle_in_poller_ = p && !inbox.idle_poller;
+        if (idle_in_poller_) inbox.idle_poller = p;
+        inbox.idle_workers.push_back(this);  // room reserved: no allocation
+        inbox.idle_count.store(inbox.idle_workers.size(), std::memory_order_relaxed);
+    }
+    unlock_core();
+    if (idle_in_poller_) {
+        dispatches_since_poll_ = 0;
+        // It takes the core lock again before it hands out what it found.
+        p->wait_until(*this, deadline);
+    } else {
+        if (deadline == std::chrono::steady_clock::time_point::max())
+            wakeup_.acquire();
+        else
+            (void)wakeup_.try_acquire_until(deadline);
+        lock_core();
+    }
+    std::lock_guard<std::mutex> hold(inbox.lock);
+    // Woken by its deadline or the poller rather than taken off the list by a waker: off it now.
+    // (A waker that took it off in between has released the semaphore once more than needed:
+    // the next sleep ends at once and the loop looks again.)
+    for (std::size_t i = 0; i < inbox.idle_workers.size(); ++i) {
+        if (inbox.idle_workers[i] == this) {
+            inbox.idle_workers[i] = inbox.idle_workers.back();
+            inbox.idle_workers.pop_back();
+            inbox.idle_count.store(inbox.idle_workers.size(), std::memory_order_relaxed);
+            break;
+        }
+    }
+    if (idle_in_poller_) {
+        inbox.idle_poller = nullptr;
+        idle_in_poller_ = false;
+    }
+}
+
+void worker::wake_from_idle() noexcept {
+    if (idle_in_poller_)
+        core_.inbox.idle_poller->wake();
+    else
+        wakeup_.release();
+}
+
+task_record* worker::next_ready_shared() noexcept {
+    SPINDLE_ASSERT(holds_core_, "a worker looked for work without the core lock");
+    if (core_.stopping) return nullptr;
+    if (core_.inbox_pending.load(std::memory_order_relaxed)) start_remote_work();
+    if (outside_waits() > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
+        poll_while_busy();
+    if (!timers().empty()) expire_timers(std::chrono::steady_clock::now());
+    task_record* task = take_ready();
+    return task && !task->started ? start_next(task) : task;
+}
+
+task_record* worker::take_ready() noexcept {
+    if (task_record* task = std::exchange(runnext_, nullptr)) return task;
+    if (task_record* task = ready_.pop_front()) return task;
+    // Nothing here: the oldest ready task of another worker, the next worker first, so that
+    // thieves spread over their victims. Their next turns only when no queue has any.
+    const std::size_t count = core_.workers.size();
+    for (std::size_t i = 1; i < count; ++i)
+        if (task_record* task = core_.workers[(index_ + i) % count]->ready_.pop_front())
+            return task;
+    for (std::size_t i = 1; i < count; ++i)
+        if (task_record* task = std::exchange(core_.workers[(index_ + i) % count]->runnext_,
+                                              nullptr))
+            return task;
+    return nullptr;
+}
+
+void worker::ready_woken(task_record* task, bool first) noexcept {
+    if (!multi_) {
+        make_ready(task, first);
+        return;
+    }
+    SPINDLE_ASSERT(core_.held_here(), "a task was queued without the core lock");
+    set_status(task, task_status::ready);
+    if (running_ && !first) {
+        // Woken by a task running here: it runs at this worker's next switch. The task it
+        // displaces goes to the queue, where an idle worker may take it.
+        task = std::exchange(runnext_, task);
+        if (!task) return;
+    }
+    if (first)
+        ready_.push_front(task);
+    else
+        ready_.push_back(task);
+    core_.wake_idle_worker();
+}
+
+void worker::reserve_slot_everywhere() {
+    SPINDLE_ASSERT(core_.held_here(), "a queue slot reserved without the core lock");
+    std::size_t done = 0;
+    try {
+        for (; done < core_.workers.size(); ++done) core_.workers[done]->ready_.reserve_slot();
+    } catch (...) {
+        while (done > 0) core_.workers[--done]->ready_.release_slot();
+        throw;
+    }
+}
+
+void worker::release_slot_everywhere() noexcept {
+    SPINDLE_ASSERT(core_.held_here(), "a queue slot released without the core lock");
+    for (worker* w : core_.workers) w->ready_.release_slot();
+}
+
+void worker::unqueue_anywhere(task_record* task) noexcept {
+    SPINDLE_ASSERT(core_.held_here(), "a task unqueued without the core lock");
+    for (worker* w : core_.workers) {
+        if (w->runnext_ == task) {
+            w->runnext_ = nullptr;
+            return;
+        }
+        if (w->ready_.holds(task)) {
+            w->ready_.remove(task);
+            return;
+        }
+    }
+    SPINDLE_ASSERT(false, "a task taken out of the ready queues while in none");
+}
+
+bool scheduler_core::held_here() const noexcept {
+    const worker* const w = this_worker_slot();
+    if (w && &w->core() == this) return w->holds_core();
+    return !running.load(std::memory_order_relaxed);  // nothing else runs
+}
+
+void scheduler_core::stop(std::exception_ptr why) noexcept {
+    SPINDLE_ASSERT(held_here(), "a scheduler stopped without the core lock");
+    stopping = true;
+    if (why && !failure) failure = std::move(why);
+    std::lock_guard<std::mutex> hold(inbox.lock);
+    inbox.wake_idle(true);
+}
+
+void scheduler_core::wake_idle_worker_slow(bool all) noexcept {
+    std::lock_guard<std::mutex> hold(inbox.lock);
+    inbox.wake_idle(all);
+}
+
+void scheduler_core::run_workers() {
+    stopping = false;
+    failure = nullptr;
+    std::vector<std::thread> threads;
+    threads.reserve(helpers.size());
+    try {
+        for (auto& helper : helpers)
+            threads.emplace_back([w = helper.get()] { w->run_thread(); });
+    } catch (...) {
+        // A thread the system would not start: the ones started stop, and run() reports it.
+        main_worker.lock_core();
+        stop();
+        main_worker.unlock_core();
+        for (std::thread& t : threads) t.join();
+        throw;
+    }
+    main_worker.lock_core();
+    main_worker.run_loop_shared();
+    main_worker.unlock_core();
+    for (std::thread& t : threads) t.join();
+    if (failure) std::rethrow_exception(std::exchange(failure, nullptr));
+}
+
+}  // namespace spindle::detail
