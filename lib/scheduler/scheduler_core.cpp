@@ -251,10 +251,10 @@ void yield() {
     }
     detail::task_record* self = w->running();
     detail::take_pending_cancel(self);
-    {
-        detail::core_hold hold(w->core());
-        detail::this_worker_slot()->yield_running();
-    }
+    if (w->multi()) [[unlikely]]
+        w->yield_shared();
+    else
+        w->yield_running();
     detail::take_pending_cancel(self);
 }
 
@@ -265,8 +265,10 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
         return;
     }
     detail::task_record* self = w->running();
-    detail::take_pending_cancel(self);
+    // With several workers, under the core lock from the check for a pending cancel to the
+    // park: a cancel() between the two would find the task running and leave it asleep.
     detail::core_hold hold(w->core());
+    detail::take_pending_cancel(self);
     w->arm_wait_timer(self, deadline);
     // A sleep until time_point::max() still sits in the timer heap: the deadlock report names it.
     if (self->timer_slot == detail::no_timer_slot) w->add_timer(self, deadline);

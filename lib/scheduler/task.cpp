@@ -95,11 +95,12 @@ void report_unjoined_exception(const task_record& task) noexcept {
 // await_task() waits until `task` is done or `deadline` has passed, without taking its result;
 // false at the deadline. Throws cancelled only when the calling task is cancelled (or its timeout
 // scope's deadline passes).
-bool await_task(task_record* task, std::chrono::steady_clock::time_point deadline) {
+// await_task_body() is await_task() under the core lock, when the scheduler has several workers.
+[[gnu::always_inline]] inline bool await_task_body(task_record* task,
+                                                   std::chrono::steady_clock::time_point deadline) {
     worker* w = task_worker();
     if (w != &task->scheduler->main_worker) [[unlikely]]
         refuse_other_threads(task->scheduler, "join(), wait_for() or gather() of a task");
-    core_hold hold(*task->scheduler);
     if (task->status == task_status::done) return true;
     if (!w) throw fiber_error(not_finished_outside_task);
     task_record* self = w->running();
@@ -126,6 +127,19 @@ bool await_task(task_record* task, std::chrono::steady_clock::time_point deadlin
     }
     throw_if_interrupted(self);
     return self->outcome != wake_outcome::timed_out;
+}
+
+// await_task_shared() is await_task() with several workers. Out of line, as the other *_shared
+// functions here: one worker (the common case) then pays one test and a branch, no frame.
+[[gnu::noinline]] bool await_task_shared(task_record* task,
+                                         std::chrono::steady_clock::time_point deadline) {
+    core_hold hold(*task->scheduler);
+    return await_task_body(task, deadline);
+}
+
+bool await_task(task_record* task, std::chrono::steady_clock::time_point deadline) {
+    if (task->scheduler->multi) [[unlikely]] return await_task_shared(task, deadline);
+    return await_task_body(task, deadline);
 }
 
 }  // namespace
@@ -182,11 +196,12 @@ void throw_if_interrupted_slow(task_record* task) {
     }
 }
 
-task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
-                         std::size_t payload_alignment, const task_payload_operations& operations,
-                         std::string_view name, spawn_site where) {
-    refuse_other_threads(scheduler, "spawn()");
-    core_hold hold(*scheduler);
+namespace {
+
+// make_task() is create_task() once the caller may touch the scheduler.
+[[gnu::always_inline]] inline task_record* make_task(
+    scheduler_core* scheduler, std::size_t payload_size, std::size_t payload_alignment,
+    const task_payload_operations& operations, std::string_view name, spawn_site where) {
     const std::size_t alignment = std::max(record_cache::line, payload_alignment);
     const std::size_t header =
         (sizeof(task_record) + payload_alignment - 1) & ~(payload_alignment - 1);
@@ -209,11 +224,44 @@ task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
     task->allocation_size = size;
     task->allocation_alignment = alignment;
     task->id = scheduler->next_task_id++;
-    // With several workers every wait of the task takes the slow paths, which take the lock.
-    if (scheduler->multi) set_duty(task, duty_shared, true);
     task->spawned_at = where;
     copy_name(task->name, name);
     return task;
+}
+
+[[gnu::noinline]] task_record* create_task_shared(
+    scheduler_core* scheduler, std::size_t payload_size, std::size_t payload_alignment,
+    const task_payload_operations& operations, std::string_view name, spawn_site where) {
+    core_hold hold(*scheduler);
+    task_record* task =
+        make_task(scheduler, payload_size, payload_alignment, operations, name, where);
+    // Every wait of the task then takes the slow paths, which take the core lock.
+    set_duty(task, duty_shared, true);
+    return task;
+}
+
+[[gnu::noinline]] void schedule_task_shared(task_record* task) noexcept {
+    scheduler_core* const core = task->scheduler;
+    core_hold hold(*core);
+    core->add_live(task);
+    worker& here = core->local_worker();
+    if (trace_recorder* trace = here.trace()) [[unlikely]]
+        trace->spawned(task);
+    here.make_ready(task);
+    // New work: an idle worker, if any, comes for it.
+    core->wake_idle_worker();
+}
+
+}  // namespace
+
+task_record* create_task(scheduler_core* scheduler, std::size_t payload_size,
+                         std::size_t payload_alignment, const task_payload_operations& operations,
+                         std::string_view name, spawn_site where) {
+    refuse_other_threads(scheduler, "spawn()");
+    if (scheduler->multi) [[unlikely]]
+        return create_task_shared(scheduler, payload_size, payload_alignment, operations, name,
+                                  where);
+    return make_task(scheduler, payload_size, payload_alignment, operations, name, where);
 }
 
 void* task_payload_of(task_record* task) noexcept { return task->payload; }
@@ -241,14 +289,11 @@ void destroy_record(task_record* task) noexcept {
 
 void schedule_task(task_record* task) noexcept {
     scheduler_core* const core = task->scheduler;
-    core_hold hold(*core);
+    if (core->multi) [[unlikely]] return schedule_task_shared(task);
     core->add_live(task);
-    worker& here = core->local_worker();
-    if (trace_recorder* trace = here.trace()) [[unlikely]]
+    if (trace_recorder* trace = core->main_worker.trace()) [[unlikely]]
         trace->spawned(task);
-    here.make_ready(task);
-    // New work: an idle worker, if any, comes for it.
-    if (core->multi) core->wake_idle_worker();
+    core->main_worker.make_ready(task);
 }
 
 void complete_task(task_record* task) noexcept {
@@ -318,14 +363,33 @@ void gather_tasks(task_record* const* tasks, std::size_t count) {
     }
 }
 
-void release_task(task_record* task) noexcept {
-    core_hold hold(*task->scheduler);
+namespace {
+
+// release_task_body() is release_task() once the caller may touch the scheduler.
+inline void release_task_body(task_record* task) noexcept {
     task->handle_alive = false;
     if (task->status == task_status::done && !task->control && !held(task)) destroy_record(task);
 }
 
-bool task_finished(const task_record* task) noexcept {
+[[gnu::noinline]] void release_task_shared(task_record* task) noexcept {
     core_hold hold(*task->scheduler);
+    release_task_body(task);
+}
+
+[[gnu::noinline]] bool task_finished_shared(const task_record* task) noexcept {
+    core_hold hold(*task->scheduler);
+    return task->status == task_status::done;
+}
+
+}  // namespace
+
+void release_task(task_record* task) noexcept {
+    if (task->scheduler->multi) [[unlikely]] return release_task_shared(task);
+    release_task_body(task);
+}
+
+bool task_finished(const task_record* task) noexcept {
+    if (task->scheduler->multi) [[unlikely]] return task_finished_shared(task);
     return task->status == task_status::done;
 }
 

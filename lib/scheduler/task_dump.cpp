@@ -184,6 +184,14 @@ void write_scheduler(dump_writer& out, scheduler_core& core, dump_scope scope,
     const bool mine = running && runs_here(core);
     if (scope == dump_scope::signal_passed_on && !mine) return;
     out.text("scheduler ").number(core.serial);
+    if (running && core.multi) {
+        // Its workers change the task lists all the time, under a lock a dump (maybe in a
+        // signal handler) must not wait for.
+        out.text(": runs on ").number(core.options.threads)
+            .text(" workers; its tasks are not shown while it runs (use the gdb extension)")
+            .end_line();
+        return;
+    }
     if (running && !mine) {
         if (scope == dump_scope::signal_received) {
             pass_on.add(core.runner);

@@ -274,26 +274,31 @@ inline wake_outcome finish_wait(task_record* self) {
 
 namespace {
 
-// release_wait_core() lets go of the core lock a wait took (several workers), after its switch.
-inline void release_wait_core(task_record* self) noexcept {
-    if ((duties_of(self) & duty_shared) != 0 && std::exchange(self->wait_took_core, false))
-        [[unlikely]]
-        this_worker_slot()->unlock_core();
+// end_wait_shared() is end_wait() with several workers: the task parks on the worker it runs on
+// (not the main one) and lets go, after the switch, of the core lock its wait took.
+[[gnu::noinline]] wake_outcome end_wait_shared(task_record* self, const held_locks* handed) {
+    worker* const here = this_worker_slot();
+    if (handed)
+        here->park_handing(handed);
+    else
+        here->park();
+    if (std::exchange(self->wait_took_core, false)) this_worker_slot()->unlock_core();
+    return finish_wait(self);
 }
 
 }  // namespace
 
 wake_outcome end_wait(waiter& w) {
     task_record* self = w.task;
-    this_worker_slot()->park();
-    release_wait_core(self);
+    if ((duties_of(self) & duty_shared) != 0) [[unlikely]] return end_wait_shared(self, nullptr);
+    self->scheduler->main_worker.park();
     return finish_wait(self);
 }
 
 wake_outcome end_wait(waiter& w, held_locks handed) {
     task_record* self = w.task;
-    this_worker_slot()->park_handing(&handed);
-    release_wait_core(self);
+    if ((duties_of(self) & duty_shared) != 0) [[unlikely]] return end_wait_shared(self, &handed);
+    self->scheduler->main_worker.park_handing(&handed);
     return finish_wait(self);
 }
 

@@ -40,8 +40,11 @@ struct task_entry {
             t->operations->destroy_function(t->payload);
             // The end of the task is scheduler work: with several workers, under the core lock
             // (the next task, or the loop, or arrived() above, releases it).
-            worker* const here = this_worker_slot();
-            if (here->multi()) here->lock_core();
+            worker* here = &t->scheduler->main_worker;
+            if (here->multi()) [[unlikely]] {
+                here = this_worker_slot();
+                here->lock_core();
+            }
             t = here->finish_running(t, task);
         } while (t);
     }
@@ -206,7 +209,7 @@ task_record* worker::next_ready_slow() noexcept {
 }
 
 task_record* worker::start_next(task_record* task) noexcept {
-    for (; task; task = ready_.pop_front())
+    for (; task; task = multi_ ? take_ready() : ready_.pop_front())
         if (task->started || prepare(task)) return task;
     return nullptr;
 }

@@ -120,7 +120,9 @@ public:
         suspend_to(self, next);
     }
     // yield_running() puts the running task behind the other ready ones, if there are any.
+    // yield_shared() is yield_running() under the core lock (several workers).
     [[gnu::always_inline]] inline void yield_running() noexcept;
+    void yield_shared() noexcept;
     // run_child_now() makes `joiner` wait for `child`, a task that has not started, and runs the
     // child at once on the joiner's turn; the joiner goes next when the child finishes. Returns
     // false, without waiting, when the child could not start (it is then done with the error).
@@ -358,6 +360,9 @@ private:
     // next switch, ahead of the queue, so that a pair that talks stays on one worker (Go's
     // runnext). Other workers take it only when they find nothing else.
     task_record* runnext_ = nullptr;
+    // waking_for_loop_ is set while next_ready_shared() ends waits (timers, the poll, the
+    // inbox): the tasks it wakes go to the queue, not to the next turn.
+    bool waking_for_loop_ = false;
     ready_queue ready_;
     timer_heap timers_;
     timer_heap* shared_timers_ = &timers_;
@@ -595,8 +600,8 @@ private:
 };
 
 void worker::arrived() noexcept {
-    reap_after_switch();
     worker* const here = this_worker_slot();
+    if (here->after_switch_duty_) [[unlikely]] here->after_switch();
     if (here->multi_) [[unlikely]] here->unlock_core();
 }
 

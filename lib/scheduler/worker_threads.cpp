@@ -124,13 +124,21 @@ void worker::wake_from_idle() noexcept {
         wakeup_.release();
 }
 
+void worker::yield_shared() noexcept {
+    core_hold hold(core_);
+    yield_running();
+}
+
 task_record* worker::next_ready_shared() noexcept {
     SPINDLE_ASSERT(holds_core_, "a worker looked for work without the core lock");
     if (core_.stopping) return nullptr;
+    // What wakes tasks here is not the running task: they go to the queue, for any worker.
+    waking_for_loop_ = true;
     if (core_.inbox_pending.load(std::memory_order_relaxed)) start_remote_work();
     if (outside_waits() > 0 && ++dispatches_since_poll_ >= busy_poll_interval) [[unlikely]]
         poll_while_busy();
     if (!timers().empty()) expire_timers(std::chrono::steady_clock::now());
+    waking_for_loop_ = false;
     task_record* task = take_ready();
     return task && !task->started ? start_next(task) : task;
 }
@@ -158,7 +166,7 @@ void worker::ready_woken(task_record* task, bool first) noexcept {
     }
     SPINDLE_ASSERT(core_.held_here(), "a task was queued without the core lock");
     set_status(task, task_status::ready);
-    if (running_ && !first) {
+    if (running_ && !first && !waking_for_loop_) {
         // Woken by a task running here: it runs at this worker's next switch. The task it
         // displaces goes to the queue, where an idle worker may take it.
         task = std::exchange(runnext_, task);

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -157,7 +158,7 @@ TEST_CASE("task_group: cancelling the task that waits cancels the group's tasks 
     run([&] {
         bool member_ended = false;
         bool ended_before_cancel_left = false;
-        bool member_started = false;
+        std::atomic<bool> member_started{false};  // polled from another task, maybe worker
         auto outer = spawn([&] {
             try {
                 with_task_group([&](task_group& group) {
@@ -247,9 +248,9 @@ TEST_CASE("task_group: a timeout around the group cancels its tasks") {
     run([&] {
         // How many tasks start before the deadline depends on the machine's speed; every one
         // that started must have been cancelled, and none may have finished its sleep.
-        int started = 0;
-        int cancelled_tasks = 0;
-        int finished = 0;
+        std::atomic<int> started{0};  // counted on any worker
+        std::atomic<int> cancelled_tasks{0};
+        std::atomic<int> finished{0};
         CHECK_THROWS_AS(with_timeout(2ms,
                                      [&] {
                                          with_task_group([&](task_group& group) {
@@ -267,8 +268,8 @@ TEST_CASE("task_group: a timeout around the group cancels its tasks") {
                                          });
                                      }),
                         timeout_error);
-        CHECK(cancelled_tasks == started);
-        CHECK(finished == 0);
+        CHECK(cancelled_tasks.load() == started.load());
+        CHECK(finished.load() == 0);
     });
 }
 

@@ -38,7 +38,8 @@ TEST_CASE("timers: a task never wakes before its deadline") {
     });
 }
 
-TEST_CASE("timers: tasks wake in deadline order, equal deadlines in the order they slept") {
+TEST_CASE("timers: tasks wake in deadline order, equal deadlines in the order they slept"
+          * spindle_test::single_worker()) {
     std::vector<int> woke;
     bool all_asleep_in_time = false;
     run([&] {

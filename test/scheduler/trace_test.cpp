@@ -146,7 +146,8 @@ TEST_CASE("stop_trace ends the recording and an unwritable path throws std::syst
                     std::system_error);
 }
 
-TEST_CASE("statistics count the tasks alive, ready, waiting and running, switches and stacks") {
+TEST_CASE("statistics count the tasks alive, ready, waiting and running, switches and stacks"
+          * spindle_test::single_worker()) {
     spindle::scheduler s;
     spindle::scheduler_statistics in_first{}, in_last{};
     spindle::task<void> last;

@@ -3,6 +3,7 @@
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
+#include "workers.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/fiber.hpp>
@@ -117,7 +118,8 @@ TEST_CASE("cancel: a value handed over is not lost; the cancellation waits for t
     });
 }
 
-TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while unwinding") {
+TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while unwinding"
+          * spindle_test::single_worker()) {
     // Asynchronous cleanup: a destructor that waits (a channel, a sleep) runs while `cancelled`
     // propagates. A second cancel() used to throw cancelled out of that destructor:
     // std::terminate. Now the waits complete and the task ends cancelled.
@@ -158,7 +160,8 @@ TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while
     CHECK(slept);
 }
 
-TEST_CASE("cancel: a cancel that came while the task unwound is delivered at its next wait") {
+TEST_CASE("cancel: a cancel that came while the task unwound is delivered at its next wait"
+          * spindle_test::single_worker()) {
     bool cleaning = false;
     bool first_caught = false;
     bool second_delivered = false;

@@ -226,7 +226,7 @@ TEST_CASE_TEMPLATE("channel exceptions: receive and try_receive move a buffered 
 }
 
 TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws leaves the sender "
-                   "waiting with its value",
+                   "waiting with its value" * spindle_test::single_worker(),
                    T, THROWING_MOVES) {
     fresh_probes();
     run([] {
@@ -282,7 +282,7 @@ TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a th
 }
 
 TEST_CASE_TEMPLATE("channel exceptions: a send whose move into a waiting receiver throws has not "
-                   "sent",
+                   "sent" * spindle_test::single_worker(),
                    T, THROWING_MOVES) {
     fresh_probes();
     run([] {
@@ -460,7 +460,8 @@ TEST_CASE("channel exceptions: a destructor that throws while the channel is des
     }
 }
 
-TEST_CASE("channel exceptions: a destructor that throws as receive destroys the moved-from value") {
+TEST_CASE("channel exceptions: a destructor that throws as receive destroys the moved-from value"
+          * spindle_test::single_worker()) {
     fresh_probes();
     run([] {
         channel<throwing_destructor> ch(1);
@@ -533,7 +534,7 @@ TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws los
 }
 
 TEST_CASE("channel exceptions: a waiting sender's boxed value is destroyed once when it is "
-          "cancelled or the channel closes") {
+          "cancelled or the channel closes" * spindle_test::single_worker()) {
     fresh_probes();
     run([] {
         channel<throwing_move> ch(1);

@@ -16,7 +16,8 @@
 
 using namespace spindle;
 
-TEST_CASE("channel: a buffered channel keeps order and makes senders wait only when full") {
+TEST_CASE("channel: a buffered channel keeps order and makes senders wait only when full"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         channel<int> ch(2);
@@ -38,7 +39,8 @@ TEST_CASE("channel: a buffered channel keeps order and makes senders wait only w
                                           "sent 3", "got 2", "got 3"});
 }
 
-TEST_CASE("channel: an unbuffered send waits until a receiver takes the value") {
+TEST_CASE("channel: an unbuffered send waits until a receiver takes the value"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         channel<int> ch(0);
@@ -56,7 +58,8 @@ TEST_CASE("channel: an unbuffered send waits until a receiver takes the value") 
     CHECK(out == std::vector<std::string>{"sending", "receiving", "received", "sent"});
 }
 
-TEST_CASE("channel: a send to a waiting receiver hands over without waiting") {
+TEST_CASE("channel: a send to a waiting receiver hands over without waiting"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         channel<int> ch(0);
@@ -150,7 +153,8 @@ TEST_CASE("channel: move-only values, try_send moves only on success") {
     });
 }
 
-TEST_CASE("channel: try_ operations on an unbuffered channel need the other side waiting") {
+TEST_CASE("channel: try_ operations on an unbuffered channel need the other side waiting"
+          * spindle_test::single_worker()) {
     run([] {
         channel<int> ch(0);
         int value = 1;
@@ -227,7 +231,8 @@ TEST_CASE("channel: outside any task, what need not wait works on the thread") {
     CHECK(ch.receive_for(std::chrono::milliseconds(0)) == std::nullopt);
 }
 
-TEST_CASE("channel: a channel destroyed while tasks wait on it wakes them as closed") {
+TEST_CASE("channel: a channel destroyed while tasks wait on it wakes them as closed"
+          * spindle_test::single_worker()) {
     run([] {
         auto ch = std::make_unique<channel<int>>();
         auto receiver = spawn([&] { return ch->receive(); });

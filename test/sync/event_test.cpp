@@ -18,7 +18,8 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("event: set() wakes every waiter; waits after it return at once") {
+TEST_CASE("event: set() wakes every waiter; waits after it return at once"
+          * spindle_test::single_worker()) {
     run([] {
         event ready;
         CHECK(!ready.is_set());
@@ -40,7 +41,8 @@ TEST_CASE("event: set() wakes every waiter; waits after it return at once") {
     });
 }
 
-TEST_CASE("event: a waiter woken by set() returns even when clear() follows at once") {
+TEST_CASE("event: a waiter woken by set() returns even when clear() follows at once"
+          * spindle_test::single_worker()) {
     run([] {
         event e;
         auto waiter = spawn([&] { e.wait(); });

@@ -1,6 +1,7 @@
 // promise and future: one result between tasks, values, references, void, exceptions, misuse.
 
 #include "allocation_failure.hpp"
+#include "workers.hpp"
 
 #include <spindle/future.hpp>
 #include <spindle/scheduler.hpp>
@@ -34,7 +35,7 @@ TEST_CASE("future: get() waits for the value another task sets") {
     });
 }
 
-TEST_CASE("future: move-only values, references and void") {
+TEST_CASE("future: move-only values, references and void" * spindle_test::single_worker()) {
     run([] {
         promise<std::unique_ptr<int>> owned;
         auto owned_future = owned.get_future();
@@ -144,7 +145,8 @@ TEST_CASE("future: misuse errors") {
     CHECK_THROWS_WITH_AS(p.set_value(3), doctest::Contains("moved from"), fiber_error);
 }
 
-TEST_CASE("future: destroyed while a task waits on it, the wait throws fiber_error") {
+TEST_CASE("future: destroyed while a task waits on it, the wait throws fiber_error"
+          * spindle_test::single_worker()) {
     run([] {
         promise<int> p;
         auto f = std::make_unique<future<int>>(p.get_future());

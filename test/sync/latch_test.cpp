@@ -1,5 +1,7 @@
 // latch and wait_group: counting down to zero, waiting for it, misuse.
 
+#include "workers.hpp"
+
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/timeout.hpp>
@@ -17,7 +19,8 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("latch: waiters wake when the count reaches zero, not before") {
+TEST_CASE("latch: waiters wake when the count reaches zero, not before"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         latch done(3);
@@ -41,7 +44,7 @@ TEST_CASE("latch: waiters wake when the count reaches zero, not before") {
     CHECK(out.back() == "waiter");
 }
 
-TEST_CASE("latch: arrive_and_wait, count_down by more than one") {
+TEST_CASE("latch: arrive_and_wait, count_down by more than one" * spindle_test::single_worker()) {
     run([] {
         latch meet(3);
         int after = 0;
@@ -112,7 +115,8 @@ TEST_CASE("latch: misuse, and waiting on a thread outside any task") {
     CHECK(l.try_wait());
 }
 
-TEST_CASE("latch: destroyed while a task waits, the wait throws fiber_error") {
+TEST_CASE("latch: destroyed while a task waits, the wait throws fiber_error"
+          * spindle_test::single_worker()) {
     run([] {
         auto holder = std::make_unique<latch>(1);
         auto waiter = spawn([&] { holder->wait(); });
@@ -123,7 +127,8 @@ TEST_CASE("latch: destroyed while a task waits, the wait throws fiber_error") {
     });
 }
 
-TEST_CASE("wait_group: wait for the work in flight; reusable once back at zero") {
+TEST_CASE("wait_group: wait for the work in flight; reusable once back at zero"
+          * spindle_test::single_worker()) {
     run([] {
         wait_group group;
         CHECK(group.count() == 0);

@@ -1,5 +1,7 @@
 // mutex::try_lock_until/for and the names of mutexes and condition variables.
 
+#include "workers.hpp"
+
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
 #include <spindle/timeout.hpp>
@@ -32,7 +34,8 @@ TEST_CASE("mutex: try_lock_for takes a free mutex, and gives up at the deadline"
     });
 }
 
-TEST_CASE("mutex: try_lock_for is handed the mutex on unlock, before anyone else") {
+TEST_CASE("mutex: try_lock_for is handed the mutex on unlock, before anyone else"
+          * spindle_test::single_worker()) {
     run([] {
         spindle::mutex m;
         m.lock();

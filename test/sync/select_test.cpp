@@ -1,6 +1,8 @@
 // select: one case completed out of several, ready at once or after a wait; try_select,
 // select_for; fairness; close; cancellation and timeout scopes; exceptions from T's move.
 
+#include "workers.hpp"
+
 #include <spindle/channel.hpp>
 #include <spindle/scheduler.hpp>
 #include <spindle/select.hpp>
@@ -193,7 +195,8 @@ TEST_CASE("select: fair among cases that are always ready") {
     for (int count : three) CHECK(count >= 180);
 }
 
-TEST_CASE("select: cancelled while waiting completes no case and leaves the queues clean") {
+TEST_CASE("select: cancelled while waiting completes no case and leaves the queues clean"
+          * spindle_test::single_worker()) {
     run([] {
         channel<int> a(0), b(0);
         auto value = std::make_shared<int>(0);
@@ -279,7 +282,8 @@ struct fragile {
 
 }  // namespace
 
-TEST_CASE("select: exceptions from T's move leave every value where it was") {
+TEST_CASE("select: exceptions from T's move leave every value where it was"
+          * spindle_test::single_worker()) {
     SUBCASE("a ready receive case") {
         for (std::size_t capacity : {0u, 2u}) {
             run([&] {

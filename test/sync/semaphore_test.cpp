@@ -21,7 +21,8 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("semaphore: permits are taken and given back; at most `initial` holders at once") {
+TEST_CASE("semaphore: permits are taken and given back; at most `initial` holders at once"
+          * spindle_test::single_worker()) {
     run([] {
         semaphore s(2);
         CHECK(s.available() == 2);
@@ -86,7 +87,8 @@ TEST_CASE("semaphore: try_acquire_for succeeds, or returns false at the deadline
     });
 }
 
-TEST_CASE("semaphore: a cancelled or timed-out waiter takes nothing, and the next one gets it") {
+TEST_CASE("semaphore: a cancelled or timed-out waiter takes nothing, and the next one gets it"
+          * spindle_test::single_worker()) {
     run([] {
         semaphore s(0);
         auto cancelled_one = spawn([&] { s.acquire(); });
@@ -146,7 +148,8 @@ TEST_CASE("semaphore: a deadlock report names it") {
     }
 }
 
-TEST_CASE("semaphore: destroyed while a task waits for it, the process stops with a message") {
+TEST_CASE("semaphore: destroyed while a task waits for it, the process stops with a message"
+          * spindle_test::single_worker()) {
     const auto result = spindle_test::run_in_child([] {
         run([] {
             auto s = std::make_unique<semaphore>(0);

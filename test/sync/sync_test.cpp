@@ -36,7 +36,8 @@ TEST_CASE("mutex: excludes across suspensions, with std::lock_guard") {
     });
 }
 
-TEST_CASE("mutex: a waiting task is suspended while others run, and locks are handed in order") {
+TEST_CASE("mutex: a waiting task is suspended while others run, and locks are handed in order"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         spindle::mutex m;
@@ -193,7 +194,8 @@ TEST_CASE("condition_variable: a timeout already due with nothing else ready, in
     });
 }
 
-TEST_CASE("condition_variable: wait_for with the longest durations waits for the notify") {
+TEST_CASE("condition_variable: wait_for with the longest durations waits for the notify"
+          * spindle_test::single_worker()) {
     // now() + nanoseconds::max() overflowed into the past: the wait timed out at once.
     run([] {
         spindle::mutex m;
