@@ -109,6 +109,10 @@ void poller::wait(worker& w, int kind, const timespec* timeout, bool relock) {
     // count < 0 is EINTR (a signal): the caller looks at its queues and waits again.
     for (int i = 0; i < count; ++i) {
         if (events[i].data.u64 == wake_token) {
+            // Only a wait that could block takes the wake: a busy worker's poll that took it
+            // would leave an idle worker asleep in its epoll_wait (several workers) with the
+            // wake meant for it gone. Level-triggered, it stays readable until taken.
+            if (kind == without_blocking) continue;
             std::uint64_t value;
             while (::read(wake_fd_, &value, sizeof value) > 0) {}
             ++statistics_.remote_wakes;

@@ -195,6 +195,13 @@ scheduler::scheduler(scheduler_options options) {
         return value && value[0] == '1';
     }();
     if (share_all) core->become_shared();
+    // SPINDLE_MIGRATE=1 (a debug aid, with several workers) resumes every task on another
+    // worker than the one it last ran on.
+    static const bool migrate_all = [] {
+        const char* value = std::getenv("SPINDLE_MIGRATE");
+        return value && value[0] == '1';
+    }();
+    core->migrate = core->multi && migrate_all;
     core_ = core.release();
     detail::register_scheduler(core_);
 }

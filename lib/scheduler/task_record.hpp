@@ -116,6 +116,11 @@ struct task_record {
     std::chrono::steady_clock::time_point deadline{};
     std::size_t timer_slot = no_timer_slot;  // index in the timer heap, or no_timer_slot
 
+    // last_worker (several workers) is the index of the worker that last took the task to run
+    // it; no_worker before the first. The migrating debug mode resumes it elsewhere.
+    std::uint32_t last_worker = no_worker;
+    static constexpr std::uint32_t no_worker = ~std::uint32_t{0};
+
     std::uint64_t id = 0;
     spawn_site spawned_at;  // the caller of spawn(), for crash reports and task dumps
     std::size_t allocation_size = 0;

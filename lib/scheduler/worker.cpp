@@ -385,7 +385,8 @@ task_record* worker::finish_running(task_record* task, task_record*& body_task) 
     // returns (its joiner, if any, queued first by complete_task()).
     task_record* next = nullptr;
     bool queued = false;
-    if (task->joiner_first && task != core_.stop_task) {
+    // (Migrating, the joiner goes through the queues like any woken task: elsewhere.)
+    if (task->joiner_first && task != core_.stop_task && !core_.migrate) {
         next = std::exchange(task->joiner, nullptr);
         task->joiner_first = false;
         SPINDLE_ASSERT(next->joining == task, "a joiner that does not join its child");

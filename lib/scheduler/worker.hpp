@@ -273,6 +273,7 @@ private:
     // take_ready() takes, without starting it, the task this worker runs next: its next turn,
     // its queue's front, or else one stolen from another worker. nullptr when none is ready.
     task_record* take_ready() noexcept;
+    task_record* find_ready() noexcept;
     // must_leave() tells whether the running task must go back to the loop (the scheduler stops)
     // instead of carrying on when nothing else is ready.
     inline bool must_leave() const noexcept;
@@ -280,6 +281,10 @@ private:
     // news from another thread; in the poller when the scheduler has one and no other worker
     // waits in it.
     void idle_shared(std::chrono::steady_clock::time_point deadline) noexcept;
+    // queue_elsewhere() (migrating mode) queues `task` on the worker after the one it last ran
+    // on and wakes an idle worker; any_ready() tells whether any worker has a task queued.
+    void queue_elsewhere(task_record* task, bool first) noexcept;
+    bool any_ready() noexcept;
     void reserve_slot_everywhere();
     void release_slot_everywhere() noexcept;
     void unqueue_anywhere(task_record* task) noexcept;
@@ -490,6 +495,10 @@ struct scheduler_core {
     // inbox_pending (several workers) says that jobs or woken tasks wait in the inbox; set under
     // its lock, read by the workers without it on every turn.
     std::atomic<bool> inbox_pending{false};
+    // migrate (a debug mode, SPINDLE_MIGRATE=1 with several workers) resumes every task on
+    // another worker than the one it last ran on: each wake and yield queues it elsewhere, and
+    // no worker takes a task it ran last. Set before the first run().
+    bool migrate = false;
     // live is the unfinished tasks, in spawn order.
     intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;
     std::size_t live_count = 0;

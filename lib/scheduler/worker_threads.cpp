@@ -57,6 +57,14 @@ void worker::run_loop_shared() noexcept {
             // helper thread or another thread, and every other worker sleeps: the tasks left
             // wait for one another. (A worker that runs a task may still wake them, and one
             // woken for new work is off the idle list.)
+            // (Migrating, a task may be queued that this worker must leave to another: it wakes
+            // one before it sleeps.)
+            if (core_.migrate && any_ready()) {
+                inbox.wake_idle(false);
+                hold.unlock();
+                idle_shared(deadline);
+                continue;
+            }
             if (deadline == time_point::max() && outside_waits() == 0 && !open &&
                 inbox.idle_workers.size() + 1 == core_.workers.size()) {
                 hold.unlock();
@@ -126,7 +134,32 @@ void worker::wake_from_idle() noexcept {
 
 void worker::yield_shared() noexcept {
     core_hold hold(core_);
-    yield_running();
+    if (!core_.migrate) return yield_running();
+    // Migrating: the task goes to another worker's queue, and this one runs something else (or
+    // goes back to its loop). The core lock, held across the switch, keeps the other worker from
+    // resuming it before its context is saved.
+    task_record* const self = running_;
+    set_status(self, task_status::ready);
+    queue_elsewhere(self, false);
+    suspend_to(self, next_ready());
+}
+
+void worker::queue_elsewhere(task_record* task, bool first) noexcept {
+    const std::size_t count = core_.workers.size();
+    const std::size_t after =
+        task->last_worker == task_record::no_worker ? index_ : task->last_worker;
+    worker* const target = core_.workers[(after + 1) % count];
+    if (first)
+        target->ready_.push_front(task);
+    else
+        target->ready_.push_back(task);
+    core_.wake_idle_worker();
+}
+
+bool worker::any_ready() noexcept {
+    for (worker* w : core_.workers)
+        if (w->runnext_ || w->ready_.front()) return true;
+    return false;
 }
 
 task_record* worker::next_ready_shared() noexcept {
@@ -144,14 +177,28 @@ task_record* worker::next_ready_shared() noexcept {
 }
 
 task_record* worker::take_ready() noexcept {
+    task_record* task = find_ready();
+    if (task) task->last_worker = static_cast<std::uint32_t>(index_);
+    return task;
+}
+
+task_record* worker::find_ready() noexcept {
     if (task_record* task = std::exchange(runnext_, nullptr)) return task;
+    // (Migrating, this queue holds no task that last ran here: queue_elsewhere() put it on
+    // the next worker's.)
     if (task_record* task = ready_.pop_front()) return task;
     // Nothing here: the oldest ready task of another worker, the next worker first, so that
     // thieves spread over their victims. Their next turns only when no queue has any.
     const std::size_t count = core_.workers.size();
-    for (std::size_t i = 1; i < count; ++i)
-        if (task_record* task = core_.workers[(index_ + i) % count]->ready_.pop_front())
-            return task;
+    for (std::size_t i = 1; i < count; ++i) {
+        ready_queue& victim = core_.workers[(index_ + i) % count]->ready_;
+        // Migrating, a task that last ran here is left for another worker.
+        if (core_.migrate) {
+            task_record* front = victim.front();
+            if (!front || front->last_worker == index_) continue;
+        }
+        if (task_record* task = victim.pop_front()) return task;
+    }
     for (std::size_t i = 1; i < count; ++i)
         if (task_record* task = std::exchange(core_.workers[(index_ + i) % count]->runnext_,
                                               nullptr))
@@ -166,6 +213,7 @@ void worker::ready_woken(task_record* task, bool first) noexcept {
     }
     SPINDLE_ASSERT(core_.held_here(), "a task was queued without the core lock");
     set_status(task, task_status::ready);
+    if (core_.migrate) return queue_elsewhere(task, first);
     if (running_ && !first && !waking_for_loop_) {
         // Woken by a task running here: it runs at this worker's next switch. The task it
         // displaces goes to the queue, where an idle worker may take it.
@@ -197,6 +245,8 @@ void worker::release_slot_everywhere() noexcept {
 
 void worker::unqueue_anywhere(task_record* task) noexcept {
     SPINDLE_ASSERT(core_.held_here(), "a task unqueued without the core lock");
+    // Taken to run here at once (a join of a task that has not started), or dropped (a cancel).
+    task->last_worker = static_cast<std::uint32_t>(index_);
     for (worker* w : core_.workers) {
         if (w->runnext_ == task) {
             w->runnext_ = nullptr;

@@ -3,6 +3,7 @@
 #include "io/descriptor_table.hpp"
 #include "io_support.hpp"
 #include "scheduler/worker.hpp"
+#include "workers.hpp"
 
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
@@ -23,7 +24,8 @@ detail::descriptor_table& running_table() { return detail::table_of(*detail::tas
 
 }  // namespace
 
-TEST_CASE("descriptor table: a descriptor is registered once, however often it is waited on") {
+TEST_CASE("descriptor table: a descriptor is registered once, however often it is waited on"
+          * spindle_test::single_worker()) {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
@@ -47,7 +49,8 @@ TEST_CASE("descriptor table: a descriptor is registered once, however often it i
     });
 }
 
-TEST_CASE("descriptor table: an event for a forgotten generation is dropped") {
+TEST_CASE("descriptor table: an event for a forgotten generation is dropped"
+          * spindle_test::single_worker()) {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
@@ -81,7 +84,8 @@ TEST_CASE("descriptor table: an event for a forgotten generation is dropped") {
     });
 }
 
-TEST_CASE("descriptor table: regular files are always ready and never registered") {
+TEST_CASE("descriptor table: regular files are always ready and never registered"
+          * spindle_test::single_worker()) {
     char path[] = "/tmp/spindle-io-XXXXXX";
     const int fd = ::mkstemp(path);
     REQUIRE(fd >= 0);
@@ -100,7 +104,8 @@ TEST_CASE("descriptor table: regular files are always ready and never registered
     });
 }
 
-TEST_CASE("descriptor table: accept forgets a number that was closed behind spindle's back") {
+TEST_CASE("descriptor table: accept forgets a number that was closed behind spindle's back"
+          * spindle_test::single_worker()) {
     listener l = listen_loopback();
     run([&] {
         // A descriptor spindle knows, closed with plain ::close().

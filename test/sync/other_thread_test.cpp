@@ -265,7 +265,13 @@ TEST_CASE("other threads: a thread's send races a task's timeout: each value lan
     std::thread outside([&, h = std::move(handle)]() mutable {
         int value = 0;
         const long attempts = race_attempts(rounds);
-        for (long attempt = 0; value < rounds && attempt < attempts; ++attempt) {
+        // Past the attempts, offers go on until one succeeds (a loaded machine may let none
+        // meet a waiting receive), for a minute at most.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        for (long attempt = 0;
+             value < rounds && (attempt < attempts ||
+                                (value == 0 && std::chrono::steady_clock::now() < give_up));
+             ++attempt) {
             int offered = value;
             if (ch.try_send(offered)) sent.push_back(value++);
             // A pause of 0 to 3 microseconds between offers.
