@@ -1,5 +1,7 @@
 // spindle::to_thread(): results, exceptions, other tasks running meanwhile, cancellation.
 
+#include "workers.hpp"
+
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
 
@@ -83,7 +85,8 @@ TEST_CASE("to_thread: many at once all complete") {
     CHECK(total == 40 * 39 / 2);
 }
 
-TEST_CASE("to_thread: a cancelled task sees its cancellation once the function has returned") {
+TEST_CASE("to_thread: a cancelled task sees its cancellation once the function has returned"
+          * spindle_test::single_worker()) {
     std::promise<void> released;
     std::shared_future<void> release = released.get_future().share();
     std::atomic<bool> function_finished{false};
