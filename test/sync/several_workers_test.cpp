@@ -38,7 +38,7 @@ int successes_wanted() {
 long attempts_allowed() {
     if (spindle_test::under_valgrind()) return 3'000;
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-    return 100'000;
+    return 30'000;
 #elif defined(__aarch64__)
     return 500'000;
 #else
