@@ -2,6 +2,7 @@
 // connects, partial writes, EINTR, blocking-mode descriptors, and the calls outside any task.
 
 #include "io_support.hpp"
+#include "workers.hpp"
 
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
@@ -24,7 +25,8 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using namespace io_test;
 
-TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes") {
+TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes"
+          * spindle_test::single_worker()) {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
@@ -119,7 +121,8 @@ TEST_CASE("io: a writer on a full socket makes partial progress and every byte a
     CHECK(received == data);
 }
 
-TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descriptor") {
+TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descriptor"
+          * spindle_test::single_worker()) {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
@@ -172,7 +175,8 @@ TEST_CASE("io: a descriptor in blocking mode is made non-blocking and never bloc
     CHECK((::fcntl(a.get(), F_GETFL) & O_NONBLOCK) != 0);
 }
 
-TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF") {
+TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF"
+          * spindle_test::single_worker()) {
     auto ab_pair = stream_pair();  // the peer, .second, stays open: nothing but close wakes a
     auto& a = ab_pair.first;
     ssize_t result = 0;
@@ -202,7 +206,7 @@ TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF") 
     CHECK(wait_threw);
 }
 
-TEST_CASE("io: a reused descriptor number starts clean") {
+TEST_CASE("io: a reused descriptor number starts clean" * spindle_test::single_worker()) {
     run([] {
         for (int round = 0; round < 50; ++round) {
             auto ab_pair = stream_pair();
@@ -237,7 +241,8 @@ TEST_CASE("io: a reused descriptor number starts clean") {
     });
 }
 
-TEST_CASE("io: cancelling a task blocked in accept, read, write or connect") {
+TEST_CASE("io: cancelling a task blocked in accept, read, write or connect"
+          * spindle_test::single_worker()) {
     SUBCASE("accept, in a loop: run() finishes") {
         listener l = listen_loopback();
         int accepted = 0;

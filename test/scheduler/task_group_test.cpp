@@ -86,7 +86,8 @@ TEST_CASE("task_group: a failure cancels the other tasks and the body; exception
     });
 }
 
-TEST_CASE("task_group: every failure is kept, in the order they happened") {
+TEST_CASE("task_group: every failure is kept, in the order they happened"
+          * spindle_test::single_worker()) {
     run([&] {
         try {
             with_task_group([&](task_group& group) {

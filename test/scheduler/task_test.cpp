@@ -22,7 +22,8 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("cancel: a task that has not started never runs; join throws cancelled") {
+TEST_CASE("cancel: a task that has not started never runs; join throws cancelled"
+          * spindle_test::single_worker()) {
     bool ran = false;
     run([&] {
         auto t = spawn([&] { ran = true; });
@@ -33,7 +34,7 @@ TEST_CASE("cancel: a task that has not started never runs; join throws cancelled
     CHECK(!ran);
 }
 
-TEST_CASE("cancel: a sleeping task unwinds from its sleep") {
+TEST_CASE("cancel: a sleeping task unwinds from its sleep" * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         auto sleeper = spawn([&] {
@@ -51,7 +52,8 @@ TEST_CASE("cancel: a sleeping task unwinds from its sleep") {
     CHECK(out == std::vector<std::string>{"destructor ran"});
 }
 
-TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)") {
+TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)"
+          * spindle_test::single_worker()) {
     run([] {
         auto t = spawn([] {
             try {
@@ -66,7 +68,8 @@ TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)") {
     });
 }
 
-TEST_CASE("cancel: a ready task throws at the suspension it is resumed from") {
+TEST_CASE("cancel: a ready task throws at the suspension it is resumed from"
+          * spindle_test::single_worker()) {
     run([] {
         std::vector<std::string> out;
         auto yielder = spawn([&] {
@@ -124,7 +127,8 @@ TEST_CASE("cancel: a finished task is left alone" * spindle_test::single_worker(
     });
 }
 
-TEST_CASE("cancel: cancelling the gathering task cancels what it gathers") {
+TEST_CASE("cancel: cancelling the gathering task cancels what it gathers"
+          * spindle_test::single_worker()) {
     run([] {
         int finished = 0;
         auto gatherer = spawn([&] {

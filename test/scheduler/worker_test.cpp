@@ -51,7 +51,8 @@ TEST_CASE("nesting: a wait inside a fiber nested in a task suspends the whole ta
                                           "inner resumed", "task done"});
 }
 
-TEST_CASE("nesting: cancelling a task parked inside a nested fiber unwinds through it") {
+TEST_CASE("nesting: cancelling a task parked inside a nested fiber unwinds through it"
+          * spindle_test::single_worker()) {
     std::vector<std::string> out;
     run([&] {
         auto t = spawn([&] {
