@@ -5,7 +5,8 @@
 // so that equal deadlines wake in the order the tasks went to sleep. Each task remembers its
 // slot, so a task woken early (cancelled, notified before its timeout) leaves in O(log n) with
 // no stale entry left behind. Insertion and removal are O(log n) and the memory is one vector
-// entry per sleeper, which keeps 100,000 sleeping tasks cheap. One heap per worker.
+// entry per sleeper, which keeps 100,000 sleeping tasks cheap. One heap per scheduler: the main
+// worker's, which the other workers share (under the core lock) when there are several.
 
 #include "scheduler/task_record.hpp"
 

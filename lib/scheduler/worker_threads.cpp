@@ -270,8 +270,7 @@ void scheduler_core::stop(std::exception_ptr why) noexcept {
     SPINDLE_ASSERT(held_here(), "a scheduler stopped without the core lock");
     stopping = true;
     if (why && !failure) failure = std::move(why);
-    std::lock_guard<std::mutex> hold(inbox.lock);
-    inbox.wake_idle(true);
+    wake_all_idle();
 }
 
 void scheduler_core::wake_idle_worker_slow(bool all) noexcept {
