@@ -274,6 +274,11 @@ private:
     // its queue's front, or else one stolen from another worker. nullptr when none is ready.
     task_record* take_ready() noexcept;
     task_record* find_ready() noexcept;
+    // steal_front() takes the front of `victim`'s queue, or nullptr (empty; migrating, a task
+    // that last ran here). take_from_stalled_worker() steals from a worker that has run the same
+    // task since this worker last looked.
+    task_record* steal_front(worker& victim) noexcept;
+    task_record* take_from_stalled_worker() noexcept;
     // must_leave() tells whether the running task must go back to the loop (the scheduler stops)
     // instead of carrying on when nothing else is ready.
     inline bool must_leave() const noexcept;
@@ -365,6 +370,10 @@ private:
     // next switch, ahead of the queue, so that a pair that talks stays on one worker (Go's
     // runnext). Other workers take it only when they find nothing else.
     task_record* runnext_ = nullptr;
+    // picks_ counts find_ready()'s picks (several workers); picks_seen_ is the count another
+    // worker saw at its last fairness look (both under the core lock).
+    std::uint64_t picks_ = 0;
+    std::uint64_t picks_seen_ = 0;
     // waking_for_loop_ is set while next_ready_shared() ends waits (timers, the poll, the
     // inbox): the tasks it wakes go to the queue, not to the next turn.
     bool waking_for_loop_ = false;
@@ -404,6 +413,10 @@ private:
 // the outside world, between two polls that do not block: I/O completions reach a busy queue
 // within that many turns, and the poll's system call is paid once per that many.
 inline constexpr unsigned busy_poll_interval = 64;
+
+// fairness_interval is how many tasks a worker of several takes from its next turn at most
+// before it serves its queue's front, and how often it looks for a stalled worker's queue.
+inline constexpr unsigned fairness_interval = 61;
 
 // this_worker is the worker running on this thread, or nullptr outside scheduler::run().
 // Defined in worker.cpp, read and written only through this_worker_slot(): code after a switch

@@ -183,6 +183,14 @@ task_record* worker::take_ready() noexcept {
 }
 
 task_record* worker::find_ready() noexcept {
+    // Every fairness_interval-th pick looks past the next turn: a pair that wakes each other
+    // would otherwise hold this worker for ever through it, and the queue (tasks woken by timers,
+    // new tasks, the pairs it displaced) would never run. Go's runnext shares one time slice
+    // for the same reason. The pick also takes work queued behind another worker's long task.
+    if (++picks_ % fairness_interval == 0) [[unlikely]] {
+        if (task_record* task = take_from_stalled_worker()) return task;
+        if (task_record* task = ready_.pop_front()) return task;
+    }
     if (task_record* task = std::exchange(runnext_, nullptr)) return task;
     // (Migrating, this queue holds no task that last ran here: queue_elsewhere() put it on
     // the next worker's.)
@@ -190,19 +198,41 @@ task_record* worker::find_ready() noexcept {
     // Nothing here: the oldest ready task of another worker, the next worker first, so that
     // thieves spread over their victims. Their next turns only when no queue has any.
     const std::size_t count = core_.workers.size();
-    for (std::size_t i = 1; i < count; ++i) {
-        ready_queue& victim = core_.workers[(index_ + i) % count]->ready_;
-        // Migrating, a task that last ran here is left for another worker.
-        if (core_.migrate) {
-            task_record* front = victim.front();
-            if (!front || front->last_worker == index_) continue;
-        }
-        if (task_record* task = victim.pop_front()) return task;
-    }
+    for (std::size_t i = 1; i < count; ++i)
+        if (task_record* task = steal_front(*core_.workers[(index_ + i) % count])) return task;
     for (std::size_t i = 1; i < count; ++i)
         if (task_record* task = std::exchange(core_.workers[(index_ + i) % count]->runnext_,
                                               nullptr))
             return task;
+    return nullptr;
+}
+
+task_record* worker::steal_front(worker& victim) noexcept {
+    // Migrating, a task that last ran here is left for another worker.
+    if (core_.migrate) {
+        task_record* front = victim.ready_.front();
+        if (!front || front->last_worker == index_) return nullptr;
+    }
+    return victim.ready_.pop_front();
+}
+
+task_record* worker::take_from_stalled_worker() noexcept {
+    // A worker whose pick count has not moved between two looks runs one task all that time (a
+    // computation that does not yield): what waits in its queue would wait for that task, while
+    // this worker, busy with its own queue, would never come to steal: its queue's front, else
+    // its next turn. Each look marks the count it saw.
+    const std::size_t count = core_.workers.size();
+    for (std::size_t i = 1; i < count; ++i) {
+        worker& other = *core_.workers[(index_ + i) % count];
+        if (other.picks_ != other.picks_seen_) {
+            other.picks_seen_ = other.picks_;
+            continue;
+        }
+        if (!other.running_) continue;  // idle, or in its loop: it takes its queue itself
+        if (task_record* task = steal_front(other)) return task;
+        if (other.runnext_ && !(core_.migrate && other.runnext_->last_worker == index_))
+            return std::exchange(other.runnext_, nullptr);
+    }
     return nullptr;
 }
 

@@ -22,4 +22,14 @@ inline unsigned test_threads() {
 // run gives schedulers several.
 inline doctest::skip single_worker() { return doctest::skip(test_threads() > 1); }
 
+// migrating() tells whether the run resumes every task on another worker than its last
+// (SPINDLE_MIGRATE=1, a debug mode); not_when_migrating() is the decorator of a case whose tasks
+// must be free to stay on a worker: a task that computes without yielding there leaves the
+// others, which may not come back to the worker they left, nowhere to run.
+inline bool migrating() {
+    const char* value = std::getenv("SPINDLE_MIGRATE");
+    return value && value[0] == '1';
+}
+inline doctest::skip not_when_migrating() { return doctest::skip(migrating()); }
+
 }  // namespace spindle_test

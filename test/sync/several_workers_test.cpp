@@ -1,8 +1,11 @@
 // Synchronisation objects with several workers: tasks on different threads race notify, timeout
 // and cancel for the same waits, and every wait ends exactly once (no value lost or received
-// twice); a mutex keeps tasks on different threads apart. Each case runs at 2, 4 and 8 workers.
+// twice); a mutex keeps tasks on different threads apart; pairs that keep waking each other and a
+// task that computes without yielding leave queued tasks their turn. Each case runs at 2, 4 and 8
+// workers.
 
 #include "under_valgrind.hpp"
+#include "workers.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/errors.hpp>
@@ -15,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 using namespace spindle;
@@ -44,6 +48,34 @@ long attempts_allowed() {
 #else
     return 10'000'000;
 #endif
+}
+
+// round_trip_bound is how many round trips a talking pair makes at most before it gives up
+// waiting for `stop`: far more than a queued task needs to get its turn, few enough that a task
+// left waiting for ever fails the case quickly instead of hanging it.
+constexpr long round_trip_bound = 200'000;
+
+// talk_until() ping-pongs with a task of its own over two unbuffered channels (each send wakes
+// the other side, which runs next on this worker) until `stop` is set; false if it gave up after
+// round_trip_bound round trips. `trips` counts them.
+bool talk_until(const std::atomic<bool>& stop, std::atomic<long>& trips) {
+    channel<int> ping(0), pong(0);
+    auto echo = spawn([&] {
+        while (std::optional<int> v = ping.receive()) pong.send(*v);
+    });
+    bool stopped = false;
+    for (long i = 0; i < round_trip_bound; ++i) {
+        if (stop.load()) {
+            stopped = true;
+            break;
+        }
+        ping.send(1);
+        (void)pong.receive();
+        trips.fetch_add(1, std::memory_order_relaxed);
+    }
+    ping.close();
+    echo.join();
+    return stopped;
 }
 
 }  // namespace
@@ -140,5 +172,60 @@ TEST_CASE("several workers: a mutex and a condition variable shared by tasks on 
         s.run();
         CHECK(waiter.join() == long{task_count} * increments);
         CHECK(max_inside == 1);
+    }
+}
+
+TEST_CASE("several workers: pairs that wake each other leave new and timed-out tasks their turn") {
+    // A woken task runs next on its waker's worker (runnext): one pair more than there are
+    // workers keeps every worker handing over within pairs, and the task that ends the case
+    // waits in a queue, then on a timer. Before each worker gave its queue a turn every few
+    // dozen picks, the pairs kept their workers and the case ran to the bound.
+    for (unsigned workers : worker_counts) {
+        CAPTURE(workers);
+        scheduler s({.threads = workers});
+        std::atomic<bool> stop{false};
+        std::atomic<long> trips{0};
+        std::atomic<int> gave_up{0};
+        for (unsigned p = 0; p <= workers; ++p)
+            (void)s.spawn([&] {
+                if (!talk_until(stop, trips)) gave_up.fetch_add(1);
+            });
+        (void)s.spawn([&] {
+            // Sleeps well within the time the bound takes (every round trip is four switches).
+            this_fiber::sleep_for(std::chrono::milliseconds(1));
+            stop = true;
+        });
+        s.run();
+        CHECK(gave_up.load() == 0);
+    }
+}
+
+TEST_CASE("several workers: a task queued behind one that never yields is taken by a busy worker" *
+          spindle_test::not_when_migrating()) {
+    // A task spawned by a computation that does not yield waits in that worker's queue; every
+    // other worker keeps busy with a talking pair and would never be idle to steal it, so a busy
+    // worker must notice the stalled one and take its queue.
+    for (unsigned workers : worker_counts) {
+        CAPTURE(workers);
+        scheduler s({.threads = workers});
+        std::atomic<bool> released{false};
+        std::atomic<long> trips{0};
+        std::atomic<int> gave_up{0};
+        for (unsigned p = 1; p < workers; ++p)
+            (void)s.spawn([&] {
+                if (!talk_until(released, trips)) gave_up.fetch_add(1);
+            });
+        auto hog = s.spawn([&] {
+            // The pairs are under way on the other workers before the task is queued here.
+            while (trips.load() < 1000 && gave_up.load() == 0) {
+            }
+            auto releaser = spawn([&] { released = true; });
+            while (!released.load()) {
+            }
+            releaser.join();
+        });
+        s.run();
+        CHECK(gave_up.load() == 0);
+        CHECK(released.load());
     }
 }
