@@ -19,6 +19,7 @@
 #include <spindle/scheduler.hpp>
 #include <spindle/task_group.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -59,6 +60,9 @@ struct server_report {
 // which waits for those tasks to finish (so they may add to `report` by reference).
 server_report serve(int listening) {
     server_report report;
+    // The connections' tasks may run on several threads at once (scheduler_options::threads):
+    // they add up in an atomic.
+    std::atomic<std::size_t> bytes{0};
     spindle::with_task_group([&](spindle::task_group& connections) {
         for (;;) {
             const int fd = loopback::accept_connection(listening);
@@ -67,9 +71,10 @@ server_report serve(int listening) {
                 loopback::fail("accept");
             }
             ++report.connections;
-            connections.spawn("connection", [fd, &report] { report.bytes += serve_connection(fd); });
+            connections.spawn("connection", [fd, &bytes] { bytes += serve_connection(fd); });
         }
     });
+    report.bytes = bytes;
     return report;
 }
 

@@ -1,6 +1,8 @@
 // Generators driven from scheduler tasks: a task can park inside a generator's body (waiting
 // on a channel or a timer from there), and another task can reach the same generator meanwhile.
 
+#include "workers.hpp"
+
 #include <spindle/channel.hpp>
 #include <spindle/generator.hpp>
 #include <spindle/scheduler.hpp>
@@ -22,7 +24,11 @@ using spindle::yielder;
 namespace this_fiber = spindle::this_fiber;
 using namespace std::chrono_literals;
 
-TEST_CASE("generator tasks: a task parked inside a generator's body makes it running elsewhere") {
+// (One worker: with several, the generator's body may run on one thread while the other task
+// reads its state on another; a generator shared between tasks then needs their own locking, and
+// the refusal is a best effort. threads.md, "What user code may assume".)
+TEST_CASE("generator tasks: a task parked inside a generator's body makes it running elsewhere" *
+          spindle_test::single_worker()) {
     // Task "main" parks inside the body (a channel receive); task "other" then resumes,
     // raises into and closes the same generator. Python: "generator already executing"; the
     // message must not claim the generator was resumed from inside itself.
@@ -60,7 +66,11 @@ TEST_CASE("generator tasks: a task parked inside a generator's body makes it run
     }
 }
 
-TEST_CASE("generator tasks: a task parked in sleep_for inside a generator; another resumes it") {
+// (One worker: with several, the generator's body may run on one thread while the other task
+// reads its state on another; a generator shared between tasks then needs their own locking, and
+// the refusal is a best effort. threads.md, "What user code may assume".)
+TEST_CASE("generator tasks: a task parked in sleep_for inside a generator; another resumes it" *
+          spindle_test::single_worker()) {
     std::string message;
     spindle::run([&] {
         generator<int> g([&](yielder<int>& yield) {
@@ -80,7 +90,10 @@ TEST_CASE("generator tasks: a task parked in sleep_for inside a generator; anoth
     CHECK(message.find("already running in another task") != std::string::npos);
 }
 
-TEST_CASE("generator tasks: a task resuming a generator it runs inside is told 'inside itself'") {
+// (With several workers the nested scheduler's task may run on another thread, and is told that
+// the generator runs elsewhere.)
+TEST_CASE("generator tasks: a task resuming a generator it runs inside is told 'inside itself'" *
+          spindle_test::single_worker()) {
     // The chain of resumes crosses a nested scheduler: the generator's body calls run(), and a
     // task of that scheduler resumes the generator.
     std::string message;

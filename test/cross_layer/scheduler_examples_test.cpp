@@ -2,6 +2,7 @@
 // does.
 
 #include "example_program.hpp"
+#include "workers.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,14 +18,16 @@ using example_test::run_example_program;
 
 }  // namespace
 
-TEST_CASE("example round_robin: two tasks print alternately") {
+TEST_CASE("example round_robin: two tasks print alternately" *
+          spindle_test::single_worker()) {
     const program_output out = run_example_program("round_robin");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{"ping: step 0", "pong: step 0", "ping: step 1",
                                                 "pong: step 1", "ping: step 2", "pong: step 2"});
 }
 
-TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel closed") {
+TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel closed" *
+          spindle_test::single_worker()) {
     const program_output out = run_example_program("job_queue");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{
@@ -44,7 +47,8 @@ TEST_CASE("example job_queue: a worker drains five jobs, then sees the channel c
                        });
 }
 
-TEST_CASE("example connection_pool: two connections for four tasks; the last in line is cancelled") {
+TEST_CASE("example connection_pool: two connections for four tasks; the last in line is cancelled" *
+          spindle_test::single_worker()) {
     const program_output out = run_example_program("connection_pool");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{
@@ -63,7 +67,8 @@ TEST_CASE("example connection_pool: two connections for four tasks; the last in 
                        });
 }
 
-TEST_CASE("example task_groups: a failure cancels the group, timeouts, run() ends the heartbeat") {
+TEST_CASE("example task_groups: a failure cancels the group, timeouts, run() ends the heartbeat" *
+          spindle_test::single_worker()) {
     const program_output out = run_example_program("task_groups");
     CHECK(out.exit_code == 0);
     CHECK(out.lines == std::vector<std::string>{

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -63,11 +64,13 @@ TEST_CASE("timeout: ends a channel receive, a join, a mutex lock and a condition
         CHECK_THROWS_AS(forever.join(), cancelled);
 
         mutex m;
+        std::atomic<bool> holding{false};
         auto holder = spawn([&] {
             std::lock_guard hold(m);
+            holding = true;
             this_fiber::sleep_for(1h);  // holds the mutex until cancelled
         });
-        this_fiber::yield();
+        while (!holding) this_fiber::yield();  // (with several workers it may start elsewhere)
         CHECK_THROWS_AS(with_timeout(2ms, [&] { std::lock_guard lock(m); }), timeout_error);
         holder.cancel();
         CHECK_THROWS_AS(holder.join(), cancelled);
