@@ -85,27 +85,32 @@ bool block_until_ready(int fd, io_direction dir, clock::time_point deadline) {
 
 // perform() makes a system call in the manner of a blocking call: retried after EINTR, and
 // after EAGAIN once the descriptor is ready. `attempt` returns what the call returned; it is
-// called with the descriptor's entry (nullptr outside any task). `requested` is the byte count
-// of a read that empties a TCP socket when it comes back short (0: not such a read).
+// called with whether the descriptor is a socket the table knows (false outside any task).
+// `requested` is the byte count of a read that empties a TCP socket when it comes back short
+// (0: not such a read).
 template <class Attempt>
 auto perform(int fd, io_direction dir, clock::time_point deadline, const char* what,
-             Attempt attempt, std::size_t requested = 0) -> decltype(attempt(nullptr)) {
+             Attempt attempt, std::size_t requested = 0) -> decltype(attempt(false)) {
     detail::worker* w = detail::task_worker();
     if (!w) {
         for (;;) {
-            const auto result = attempt(nullptr);
+            const auto result = attempt(false);
             if (result >= 0) return result;
             if (detail::thread_errno() == EINTR) continue;
             if (!would_block(detail::thread_errno())) return result;
             if (!block_until_ready(fd, dir, deadline)) return -1;
         }
     }
-    // With several workers the descriptor table is the scheduler's, under its core lock: held
-    // for the whole call, system call included, and handed across the wait's switch.
-    detail::core_hold hold(w->core());
+    // With several workers the descriptor table is the scheduler's, under its core lock; the
+    // system call itself runs without it, so that workers make theirs at the same time. The
+    // entry stays where it is meanwhile (its chunk never moves), and an event that comes during
+    // the call counts in `edges`, which the task compares under the lock before it parks.
+    detail::scheduler_core& core = w->core();
+    detail::core_hold hold(core);
     descriptor* d = detail::table_of(*w).attach(fd);
     if (!d) return -1;
     const bool tracks_drain = requested > 0 && d->tcp;
+    const bool socket = d->socket;
     for (;;) {
         const std::uint32_t edges = d->edges(dir);
         // A read that emptied the socket, and no readable event since: the call would say
@@ -114,7 +119,11 @@ auto perform(int fd, io_direction dir, clock::time_point deadline, const char* w
         const bool known_empty = tracks_drain && d->read_drained && d->drained_edges == edges &&
                                  !d->hung_up && deadline == no_deadline;
         if (!known_empty) {
-            const auto result = attempt(d);
+            hold.release();
+            const auto result = attempt(socket);
+            const int error = detail::thread_errno();
+            hold.retake(core);
+            detail::thread_errno() = error;
             if (result >= 0) {
                 if (tracks_drain) {
                     d->read_drained = result > 0 && static_cast<std::size_t>(result) < requested;
@@ -149,16 +158,22 @@ int wait_ready(int fd, io_direction dir, clock::time_point deadline, const char*
         if (block_until_ready(fd, dir, deadline)) return 1;
         return detail::thread_errno() == ETIMEDOUT ? 0 : -1;
     }
-    detail::core_hold hold(w->core());
+    detail::scheduler_core& core = w->core();
+    detail::core_hold hold(core);
     descriptor* d = detail::table_of(*w).attach(fd);
     if (!d) return -1;
     const short wanted = dir == io_direction::read ? POLLIN : POLLOUT;
     for (;;) {
         const std::uint32_t edges = d->edges(dir);
         // Edge-triggered events report changes only: a descriptor ready since before it was
-        // registered (or since its last event) sends none, so look first.
+        // registered (or since its last event) sends none, so look first (without the core
+        // lock, as perform() makes its calls).
         pollfd p{fd, wanted, 0};
+        hold.release();
         const int n = ::poll(&p, 1, 0);
+        const int error = detail::thread_errno();
+        hold.retake(core);
+        detail::thread_errno() = error;
         if (n > 0) {
             if (p.revents & POLLNVAL) {
                 detail::thread_errno() = EBADF;
@@ -203,6 +218,7 @@ int connect_until(int fd, const sockaddr* address, socklen_t length, clock::time
         // the whole handshake.
         d = detail::table_of(*w).attach(fd);
         if (!d) return -1;
+        hold.reset();  // the calls below run without the core lock; wait_ready() takes it
     }
     if (::connect(fd, address, length) == 0) return 0;
     // EINTR: the connection goes on in the background, as after EINPROGRESS; EALREADY: an
@@ -246,23 +262,23 @@ bool wait_writable(int fd, clock::time_point deadline) {
 ssize_t read(int fd, void* buffer, std::size_t size, clock::time_point deadline) {
     return perform(
         fd, io_direction::read, deadline, "io::read",
-        [&](const descriptor*) { return ::read(fd, buffer, size); }, size);
+        [&](bool) { return ::read(fd, buffer, size); }, size);
 }
 ssize_t write(int fd, const void* buffer, std::size_t size, clock::time_point deadline) {
     // On a socket, send() with MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE.
-    return perform(fd, io_direction::write, deadline, "io::write", [&](const descriptor* d) {
-        return d && d->socket ? ::send(fd, buffer, size, MSG_NOSIGNAL) : ::write(fd, buffer, size);
+    return perform(fd, io_direction::write, deadline, "io::write", [&](bool socket) {
+        return socket ? ::send(fd, buffer, size, MSG_NOSIGNAL) : ::write(fd, buffer, size);
     });
 }
 ssize_t readv(int fd, const iovec* vectors, int count, clock::time_point deadline) {
     return perform(
         fd, io_direction::read, deadline, "io::readv",
-        [&](const descriptor*) { return ::readv(fd, vectors, count); },
+        [&](bool) { return ::readv(fd, vectors, count); },
         count > 0 ? total_length(vectors, count) : 0);
 }
 ssize_t writev(int fd, const iovec* vectors, int count, clock::time_point deadline) {
-    return perform(fd, io_direction::write, deadline, "io::writev", [&](const descriptor* d) {
-        if (!d || !d->socket) return ::writev(fd, vectors, count);
+    return perform(fd, io_direction::write, deadline, "io::writev", [&](bool socket) {
+        if (!socket) return ::writev(fd, vectors, count);
         msghdr message{};
         message.msg_iov = const_cast<iovec*>(vectors);
         message.msg_iovlen = static_cast<std::size_t>(count);
@@ -274,29 +290,29 @@ ssize_t recv(int fd, void* buffer, std::size_t size, int flags, clock::time_poin
     // meaningless: only a plain recv() tells that the socket is empty.
     return perform(
         fd, io_direction::read, deadline, "io::recv",
-        [&](const descriptor*) { return ::recv(fd, buffer, size, flags); },
+        [&](bool) { return ::recv(fd, buffer, size, flags); },
         flags == 0 ? size : 0);
 }
 ssize_t send(int fd, const void* buffer, std::size_t size, int flags,
              clock::time_point deadline) {
     return perform(fd, io_direction::write, deadline, "io::send",
-                   [&](const descriptor*) { return ::send(fd, buffer, size, flags | MSG_NOSIGNAL); });
+                   [&](bool) { return ::send(fd, buffer, size, flags | MSG_NOSIGNAL); });
 }
 ssize_t recvfrom(int fd, void* buffer, std::size_t size, int flags, sockaddr* from,
                  socklen_t* from_length, clock::time_point deadline) {
     return perform(fd, io_direction::read, deadline, "io::recvfrom",
-                   [&](const descriptor*) { return ::recvfrom(fd, buffer, size, flags, from, from_length); });
+                   [&](bool) { return ::recvfrom(fd, buffer, size, flags, from, from_length); });
 }
 ssize_t sendto(int fd, const void* buffer, std::size_t size, int flags, const sockaddr* to,
                socklen_t to_length, clock::time_point deadline) {
-    return perform(fd, io_direction::write, deadline, "io::sendto", [&](const descriptor*) {
+    return perform(fd, io_direction::write, deadline, "io::sendto", [&](bool) {
         return ::sendto(fd, buffer, size, flags | MSG_NOSIGNAL, to, to_length);
     });
 }
 int accept(int listen_fd, sockaddr* address, socklen_t* address_length,
            clock::time_point deadline) {
     const int fd = perform(listen_fd, io_direction::read, deadline, "io::accept",
-                           [&](const descriptor*) {
+                           [&](bool) {
                                return ::accept4(listen_fd, address, address_length,
                                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
                            });

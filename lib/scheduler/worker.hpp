@@ -616,6 +616,16 @@ public:
         if (std::exchange(taken_, false)) this_worker_slot()->unlock_core();
     }
     bool keep() noexcept { return std::exchange(taken_, false); }
+    // retake() takes the lock again after release(), as the constructor does (a system call
+    // made between the two runs without it).
+    void retake(scheduler_core& core) noexcept {
+        if (!core.multi) [[likely]] return;
+        worker* w = this_worker_slot();
+        if (!taken_ && w && &w->core() == &core && !w->holds_core()) {
+            w->lock_core();
+            taken_ = true;
+        }
+    }
 
 private:
     bool taken_ = false;
