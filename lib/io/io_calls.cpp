@@ -83,6 +83,18 @@ bool block_until_ready(int fd, io_direction dir, clock::time_point deadline) {
     }
 }
 
+// outside_core() makes `call` without the core lock that `hold` took, takes it again after,
+// and leaves errno as the call left it.
+template <class Call>
+auto outside_core(detail::core_hold& hold, detail::scheduler_core& core, Call call) {
+    hold.release();
+    const auto result = call();
+    const int error = detail::thread_errno();
+    hold.retake(core);
+    detail::thread_errno() = error;
+    return result;
+}
+
 // perform() makes a system call in the manner of a blocking call: retried after EINTR, and
 // after EAGAIN once the descriptor is ready. `attempt` returns what the call returned; it is
 // called with whether the descriptor is a socket the table knows (false outside any task).
@@ -119,11 +131,7 @@ auto perform(int fd, io_direction dir, clock::time_point deadline, const char* w
         const bool known_empty = tracks_drain && d->read_drained && d->drained_edges == edges &&
                                  !d->hung_up && deadline == no_deadline;
         if (!known_empty) {
-            hold.release();
-            const auto result = attempt(socket);
-            const int error = detail::thread_errno();
-            hold.retake(core);
-            detail::thread_errno() = error;
+            const auto result = outside_core(hold, core, [&] { return attempt(socket); });
             if (result >= 0) {
                 if (tracks_drain) {
                     d->read_drained = result > 0 && static_cast<std::size_t>(result) < requested;
@@ -169,11 +177,7 @@ int wait_ready(int fd, io_direction dir, clock::time_point deadline, const char*
         // registered (or since its last event) sends none, so look first (without the core
         // lock, as perform() makes its calls).
         pollfd p{fd, wanted, 0};
-        hold.release();
-        const int n = ::poll(&p, 1, 0);
-        const int error = detail::thread_errno();
-        hold.retake(core);
-        detail::thread_errno() = error;
+        const int n = outside_core(hold, core, [&] { return ::poll(&p, 1, 0); });
         if (n > 0) {
             if (p.revents & POLLNVAL) {
                 detail::thread_errno() = EBADF;
