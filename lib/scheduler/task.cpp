@@ -247,9 +247,10 @@ namespace {
     worker& here = core->local_worker();
     if (trace_recorder* trace = here.trace()) [[unlikely]]
         trace->spawned(task);
-    here.make_ready(task);
-    // New work: an idle worker, if any, comes for it.
-    core->wake_idle_worker();
+    // Spawned by a running task, it takes the spawner's next turn if free (Go's `go` statement
+    // takes it always): a child joined at once runs where its parent waits. Later children go
+    // to the queue, for an idle worker to take.
+    here.ready_spawned(task);
 }
 
 }  // namespace

@@ -145,6 +145,10 @@ public:
     // make_ready() for the rare paths, which with several workers also decides where the task
     // goes (the waker's next turn, or the back of its queue) and wakes an idle worker to take it.
     void ready_woken(task_record* task, bool first = false) noexcept;
+    // ready_spawned() queues a task just spawned (several workers): the next turn when the
+    // spawner runs here and that is free, else the back of the queue (tasks spawned one after
+    // another start in that order on one worker), waking an idle worker for it.
+    void ready_spawned(task_record* task) noexcept;
     void make_ready(task_record* task, bool first = false) noexcept {
         set_status(task, task_status::ready);
         if (first)
@@ -279,13 +283,22 @@ private:
     // task since this worker last looked.
     task_record* steal_front(worker& victim) noexcept;
     task_record* take_from_stalled_worker() noexcept;
+    // others_running() tells whether another worker runs a task now (under the core lock): a
+    // worker that goes idle then watches for it to stall (idle_shared()).
+    bool others_running() const noexcept;
     // must_leave() tells whether the running task must go back to the loop (the scheduler stops)
     // instead of carrying on when nothing else is ready.
     inline bool must_leave() const noexcept;
     // idle_shared() sleeps (the core lock released) until `deadline`, another worker's wake or
     // news from another thread; in the poller when the scheduler has one and no other worker
     // waits in it.
-    void idle_shared(std::chrono::steady_clock::time_point deadline) noexcept;
+    // With `watch`, and no other idle worker watching, it wakes every stall_watch_period to
+    // look for a worker stalled on one long task with another task waiting in its next turn
+    // (nothing else wakes an idle worker for that).
+    void idle_shared(std::chrono::steady_clock::time_point deadline, bool watch) noexcept;
+    // stop_watching() ends this worker's turn as the stall watcher, if it has it (under the core
+    // lock).
+    void stop_watching() noexcept;
     // queue_elsewhere() (migrating mode) queues `task` on the worker after the one it last ran
     // on and wakes an idle worker; any_ready() tells whether any worker has a task queued.
     void queue_elsewhere(task_record* task, bool first) noexcept;
@@ -366,10 +379,13 @@ private:
     // epoll wait, or on `wakeup_`.
     bool idle_in_poller_ = false;
     std::binary_semaphore wakeup_{0};
-    // runnext_ (several workers) is the task a task of this worker woke: it runs at this worker's
-    // next switch, ahead of the queue, so that a pair that talks stays on one worker (Go's
-    // runnext). Other workers take it only when they find nothing else.
+    // runnext_ (several workers) is the task a task of this worker woke last, or spawned first:
+    // it runs at this worker's next switch, ahead of the queue, so that a pair that talks stays
+    // on one worker (Go's runnext) and a child joined at once runs where its parent waits. Other
+    // workers take it only when this worker has stalled on one task (take_from_stalled_worker()).
     task_record* runnext_ = nullptr;
+    // watching_ says this idle worker is the scheduler's stall watcher (stall_watcher).
+    bool watching_ = false;
     // picks_ counts find_ready()'s picks (several workers); picks_seen_ is the count another
     // worker saw at its last fairness look (both under the core lock).
     std::uint64_t picks_ = 0;
@@ -417,6 +433,11 @@ inline constexpr unsigned busy_poll_interval = 64;
 // fairness_interval is how many tasks a worker of several takes from its next turn at most
 // before it serves its queue's front, and how often it looks for a stalled worker's queue.
 inline constexpr unsigned fairness_interval = 61;
+
+// stall_watch_period is how often an idle worker looks for a worker stalled on one task while
+// another waits in its next turn: that task's latency when every other worker sleeps. Go's
+// sysmon looks at running tasks every 20 us to 10 ms.
+inline constexpr std::chrono::microseconds stall_watch_period{1000};
 
 // this_worker is the worker running on this thread, or nullptr outside scheduler::run().
 // Defined in worker.cpp, read and written only through this_worker_slot(): code after a switch
@@ -512,6 +533,9 @@ struct scheduler_core {
     // another worker than the one it last ran on: each wake and yield queues it elsewhere, and
     // no worker takes a task it ran last. Set before the first run().
     bool migrate = false;
+    // stall_watcher (under core_lock) is the idle worker that wakes every stall_watch_period
+    // while other workers run tasks, or nullptr.
+    worker* stall_watcher = nullptr;
     // live is the unfinished tasks, in spawn order.
     intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;
     std::size_t live_count = 0;

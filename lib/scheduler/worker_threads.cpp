@@ -9,6 +9,8 @@
 
 #include <spindle/errors.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -62,7 +64,7 @@ void worker::run_loop_shared() noexcept {
             if (core_.migrate && any_ready()) {
                 inbox.wake_idle(false);
                 hold.unlock();
-                idle_shared(deadline);
+                idle_shared(deadline, others_running());
                 continue;
             }
             if (deadline == time_point::max() && outside_waits() == 0 && !open &&
@@ -78,16 +80,28 @@ void worker::run_loop_shared() noexcept {
                 return;
             }
         }
-        idle_shared(deadline);
+        idle_shared(deadline, others_running());
     }
 }
 
-void worker::idle_shared(std::chrono::steady_clock::time_point deadline) noexcept {
+bool worker::others_running() const noexcept {
+    for (const worker* w : core_.workers)
+        if (w != this && w->running_) return true;
+    return false;
+}
+
+void worker::idle_shared(std::chrono::steady_clock::time_point deadline, bool watch) noexcept {
     remote_inbox& inbox = core_.inbox;
     poller* const p = core_.poller_if_any();
+    SPINDLE_ASSERT(!watching_, "a worker went idle still watching for stalls");
+    if (watch && !core_.stall_watcher) {
+        watching_ = true;
+        core_.stall_watcher = this;
+        deadline = std::min(deadline, std::chrono::steady_clock::now() + stall_watch_period);
+    }
     {
         std::lock_guard<std::mutex> hold(inbox.lock);
-        if (core_.inbox_pending.load(std::memory_order_relaxed)) return;
+        if (core_.inbox_pending.load(std::memory_order_relaxed)) return stop_watching();
         // One idle worker waits in the poller (descriptors, completions, the next deadline);
         // the others on their own semaphore.
         idle_in_poller_ = p && !inbox.idle_poller;
@@ -123,6 +137,15 @@ void worker::idle_shared(std::chrono::steady_clock::time_point deadline) noexcep
         inbox.idle_poller = nullptr;
         idle_in_poller_ = false;
     }
+    stop_watching();
+}
+
+void worker::stop_watching() noexcept {
+    SPINDLE_ASSERT(holds_core_, "a worker stopped watching for stalls without the core lock");
+    if (!watching_) return;
+    SPINDLE_ASSERT(core_.stall_watcher == this, "a watching worker is not the stall watcher");
+    watching_ = false;
+    core_.stall_watcher = nullptr;
 }
 
 void worker::wake_from_idle() noexcept {
@@ -200,11 +223,10 @@ task_record* worker::find_ready() noexcept {
     const std::size_t count = core_.workers.size();
     for (std::size_t i = 1; i < count; ++i)
         if (task_record* task = steal_front(*core_.workers[(index_ + i) % count])) return task;
-    for (std::size_t i = 1; i < count; ++i)
-        if (task_record* task = std::exchange(core_.workers[(index_ + i) % count]->runnext_,
-                                              nullptr))
-            return task;
-    return nullptr;
+    // Another worker's next turn only when that worker has stalled: else it runs the task
+    // there itself soon, next to the task that woke or spawned it, and taking it here would
+    // make them meet across workers (a join, a reply) at far higher cost.
+    return take_from_stalled_worker();
 }
 
 task_record* worker::steal_front(worker& victim) noexcept {
@@ -254,6 +276,18 @@ void worker::ready_woken(task_record* task, bool first) noexcept {
         ready_.push_front(task);
     else
         ready_.push_back(task);
+    core_.wake_idle_worker();
+}
+
+void worker::ready_spawned(task_record* task) noexcept {
+    SPINDLE_ASSERT(multi_ && core_.held_here(), "a task spawned without the core lock");
+    set_status(task, task_status::ready);
+    if (core_.migrate) return queue_elsewhere(task, false);
+    if (running_ && !waking_for_loop_ && !runnext_) {
+        runnext_ = task;
+        return;
+    }
+    ready_.push_back(task);
     core_.wake_idle_worker();
 }
 
