@@ -149,6 +149,9 @@ public:
     // spawner runs here and that is free, else the back of the queue (tasks spawned one after
     // another start in that order on one worker), waking an idle worker for it.
     void ready_spawned(task_record* task) noexcept;
+    // make_sure_one_watches() wakes an idle worker, if any, when none is the stall watcher: a
+    // task was just put in this worker's next turn, where no idle worker is woken for it.
+    void make_sure_one_watches() noexcept;
     void make_ready(task_record* task, bool first = false) noexcept {
         set_status(task, task_status::ready);
         if (first)
@@ -435,9 +438,10 @@ inline constexpr unsigned busy_poll_interval = 64;
 inline constexpr unsigned fairness_interval = 61;
 
 // stall_watch_period is how often an idle worker looks for a worker stalled on one task while
-// another waits in its next turn: that task's latency when every other worker sleeps. Go's
-// sysmon looks at running tasks every 20 us to 10 ms.
-inline constexpr std::chrono::microseconds stall_watch_period{1000};
+// another waits in its next turn. Two looks find a stall, so such a task starts within twice
+// this when every other worker sleeps: 1 ms, the bound the peers' notes ask of a sleeping worker
+// and new work (hazard 14). Go's sysmon looks at running tasks every 20 us to 10 ms.
+inline constexpr std::chrono::microseconds stall_watch_period{500};
 
 // this_worker is the worker running on this thread, or nullptr outside scheduler::run().
 // Defined in worker.cpp, read and written only through this_worker_slot(): code after a switch

@@ -30,6 +30,11 @@ void worker::run_loop_shared() noexcept {
     using time_point = std::chrono::steady_clock::time_point;
     SPINDLE_ASSERT(holds_core_, "a worker's loop ran without the core lock");
     remote_inbox& inbox = core_.inbox;
+    // The loop ends (under the core lock) no longer watching for stalls.
+    struct watch_ender {
+        worker& self;
+        ~watch_ender() { self.stop_watching(); }
+    } end_watch{*this};
     for (;;) {
         if (core_.stopping) return;
         if (core_.stop_task && core_.stop_task->status == task_status::done) {
@@ -37,6 +42,7 @@ void worker::run_loop_shared() noexcept {
             return;
         }
         if (task_record* next = next_ready()) {
+            stop_watching();
             switch_to(nullptr, next);
             // Back with the core lock: whoever switched here held it.
             set_current_control(loop_control_);
@@ -93,15 +99,17 @@ bool worker::others_running() const noexcept {
 void worker::idle_shared(std::chrono::steady_clock::time_point deadline, bool watch) noexcept {
     remote_inbox& inbox = core_.inbox;
     poller* const p = core_.poller_if_any();
-    SPINDLE_ASSERT(!watching_, "a worker went idle still watching for stalls");
-    if (watch && !core_.stall_watcher) {
+    // The watcher stays one while it looks between two sleeps: other workers see a watcher.
+    if (watch && (watching_ || !core_.stall_watcher)) {
         watching_ = true;
         core_.stall_watcher = this;
         deadline = std::min(deadline, std::chrono::steady_clock::now() + stall_watch_period);
+    } else {
+        stop_watching();
     }
     {
         std::lock_guard<std::mutex> hold(inbox.lock);
-        if (core_.inbox_pending.load(std::memory_order_relaxed)) return stop_watching();
+        if (core_.inbox_pending.load(std::memory_order_relaxed)) return;
         // One idle worker waits in the poller (descriptors, completions, the next deadline);
         // the others on their own semaphore.
         idle_in_poller_ = p && !inbox.idle_poller;
@@ -137,7 +145,6 @@ void worker::idle_shared(std::chrono::steady_clock::time_point deadline, bool wa
         inbox.idle_poller = nullptr;
         idle_in_poller_ = false;
     }
-    stop_watching();
 }
 
 void worker::stop_watching() noexcept {
@@ -270,7 +277,7 @@ void worker::ready_woken(task_record* task, bool first) noexcept {
         // Woken by a task running here: it runs at this worker's next switch. The task it
         // displaces goes to the queue, where an idle worker may take it.
         task = std::exchange(runnext_, task);
-        if (!task) return;
+        if (!task) return make_sure_one_watches();
     }
     if (first)
         ready_.push_front(task);
@@ -285,10 +292,16 @@ void worker::ready_spawned(task_record* task) noexcept {
     if (core_.migrate) return queue_elsewhere(task, false);
     if (running_ && !waking_for_loop_ && !runnext_) {
         runnext_ = task;
-        return;
+        return make_sure_one_watches();
     }
     ready_.push_back(task);
     core_.wake_idle_worker();
+}
+
+void worker::make_sure_one_watches() noexcept {
+    // Idle workers asleep since before this worker ran its task do not watch: one wakes, sees
+    // this worker running and watches. (Rare: the queueing that made this worker busy woke one.)
+    if (!core_.stall_watcher) core_.wake_idle_worker();
 }
 
 void worker::reserve_slot_everywhere() {
