@@ -311,8 +311,9 @@ TEST_CASE("several workers: idle workers sleep while every task sleeps") {
 TEST_CASE("several workers: a data race between two tasks on two workers is visible to TSan") {
     // The switch annotations must neither crash nor hide a race: two tasks that write the same
     // plain int at the same time on two threads, in a child (TSan ends it with its report).
-    // Three rounds: TSan misses a race now and then (about one run in twenty here), when it
-    // clears its shadow memory to recycle its thread slots (every task is a TSan fiber).
+    // Three rounds: TSan missed the race in one run of thirteen here, with the tasks shown to
+    // overlap (perhaps it had just cleared its shadow memory, which it does to recycle thread
+    // slots; every task is a TSan fiber). It stops at the first report.
     const auto result = spindle_test::run_in_child([] {
         int shared = 0;  // written by both, unsynchronised: the race
         for (int round = 0; round < 3; ++round) {
