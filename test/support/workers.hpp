@@ -3,7 +3,8 @@
 // threads = 1 N workers (scheduler.cpp). Most cases say nothing about threads and run as they
 // are; a case that asserts what only one worker guarantees (the order in which tasks that yield
 // take turns, a task that reaches its wait before another runs, one thread touching the test's
-// own variables) is marked single_worker() and skipped then.
+// own variables) is marked single_worker() and skipped then. A case that only needs another
+// task to have reached its wait waits for that instead (until_waiting(), parked.hpp).
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,7 @@
 // channel: buffered, unbuffered and unbounded; closing; iteration; try_ operations.
 
 #include "allocation_failure.hpp"
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/channel.hpp>
@@ -153,19 +154,18 @@ TEST_CASE("channel: move-only values, try_send moves only on success") {
     });
 }
 
-TEST_CASE("channel: try_ operations on an unbuffered channel need the other side waiting"
-          * spindle_test::single_worker()) {
+TEST_CASE("channel: try_ operations on an unbuffered channel need the other side waiting") {
     run([] {
         channel<int> ch(0);
         int value = 1;
         CHECK(!ch.try_send(value));
         CHECK(!ch.try_receive());
         auto receiver = spawn([&] { return ch.receive(); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         CHECK(ch.try_send(value));
         CHECK(receiver.join() == 1);
         auto sender = spawn([&] { ch.send(2); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         CHECK(ch.try_receive() == 2);
         sender.join();
     });
@@ -231,12 +231,11 @@ TEST_CASE("channel: outside any task, what need not wait works on the thread") {
     CHECK(ch.receive_for(std::chrono::milliseconds(0)) == std::nullopt);
 }
 
-TEST_CASE("channel: a channel destroyed while tasks wait on it wakes them as closed"
-          * spindle_test::single_worker()) {
+TEST_CASE("channel: a channel destroyed while tasks wait on it wakes them as closed") {
     run([] {
         auto ch = std::make_unique<channel<int>>();
         auto receiver = spawn([&] { return ch->receive(); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         ch.reset();
         CHECK(receiver.join() == std::nullopt);
     });

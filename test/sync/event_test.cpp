@@ -1,5 +1,6 @@
 // event: set() wakes every waiter, clear(), timed and cancelled waits.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
@@ -8,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <memory>
@@ -18,19 +20,18 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("event: set() wakes every waiter; waits after it return at once"
-          * spindle_test::single_worker()) {
+TEST_CASE("event: set() wakes every waiter; waits after it return at once") {
     run([] {
         event ready;
         CHECK(!ready.is_set());
-        int woken = 0;
+        std::atomic<int> woken{0};
         std::vector<task<void>> waiters;
         for (int i = 0; i < 3; ++i)
             waiters.push_back(spawn([&] {
                 ready.wait();
                 ++woken;
             }));
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(3));
         CHECK(woken == 0);
         ready.set();
         CHECK(ready.is_set());
@@ -41,18 +42,17 @@ TEST_CASE("event: set() wakes every waiter; waits after it return at once"
     });
 }
 
-TEST_CASE("event: a waiter woken by set() returns even when clear() follows at once"
-          * spindle_test::single_worker()) {
+TEST_CASE("event: a waiter woken by set() returns even when clear() follows at once") {
     run([] {
         event e;
         auto waiter = spawn([&] { e.wait(); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         e.set();
         e.clear();
         CHECK(!e.is_set());
         waiter.join();
         auto timed = spawn([&] { return e.wait_for(1h); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         e.set();
         CHECK(timed.join());
     });
@@ -88,13 +88,12 @@ TEST_CASE("event: cancellation and with_timeout end a wait; outside a task it ca
     e.wait();  // set: no wait needed
 }
 
-TEST_CASE("event: destroyed while tasks wait, their waits throw fiber_error"
-          * spindle_test::single_worker()) {
+TEST_CASE("event: destroyed while tasks wait, their waits throw fiber_error") {
     run([] {
         auto e = std::make_unique<event>();
         auto plain = spawn([&] { e->wait(); });
         auto timed = spawn([&] { return e->wait_for(1h); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(2));
         e.reset();
         CHECK_THROWS_WITH_AS(plain.join(), doctest::Contains("event was destroyed"), fiber_error);
         CHECK_THROWS_AS(timed.join(), fiber_error);

@@ -1,6 +1,7 @@
 // promise and future: one result between tasks, values, references, void, exceptions, misuse.
 
 #include "allocation_failure.hpp"
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/future.hpp>
@@ -145,13 +146,12 @@ TEST_CASE("future: misuse errors") {
     CHECK_THROWS_WITH_AS(p.set_value(3), doctest::Contains("moved from"), fiber_error);
 }
 
-TEST_CASE("future: destroyed while a task waits on it, the wait throws fiber_error"
-          * spindle_test::single_worker()) {
+TEST_CASE("future: destroyed while a task waits on it, the wait throws fiber_error") {
     run([] {
         promise<int> p;
         auto f = std::make_unique<future<int>>(p.get_future());
         auto waiter = spawn([&] { f->wait(); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         f.reset();
         CHECK_THROWS_WITH_AS(waiter.join(), doctest::Contains("future was destroyed"),
                              fiber_error);

@@ -1,5 +1,6 @@
 // latch and wait_group: counting down to zero, waiting for it, misuse.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
@@ -8,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <memory>
@@ -44,10 +46,10 @@ TEST_CASE("latch: waiters wake when the count reaches zero, not before"
     CHECK(out.back() == "waiter");
 }
 
-TEST_CASE("latch: arrive_and_wait, count_down by more than one" * spindle_test::single_worker()) {
+TEST_CASE("latch: arrive_and_wait, count_down by more than one") {
     run([] {
         latch meet(3);
-        int after = 0;
+        std::atomic<int> after{0};
         auto a = spawn([&] {
             meet.arrive_and_wait();
             ++after;
@@ -56,7 +58,7 @@ TEST_CASE("latch: arrive_and_wait, count_down by more than one" * spindle_test::
             meet.arrive_and_wait();
             ++after;
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(2));
         CHECK(after == 0);
         CHECK(!meet.try_wait());
         meet.arrive_and_wait();
@@ -115,12 +117,11 @@ TEST_CASE("latch: misuse, and waiting on a thread outside any task") {
     CHECK(l.try_wait());
 }
 
-TEST_CASE("latch: destroyed while a task waits, the wait throws fiber_error"
-          * spindle_test::single_worker()) {
+TEST_CASE("latch: destroyed while a task waits, the wait throws fiber_error") {
     run([] {
         auto holder = std::make_unique<latch>(1);
         auto waiter = spawn([&] { holder->wait(); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         holder.reset();
         CHECK_THROWS_WITH_AS(waiter.join(), doctest::Contains("latch was destroyed"),
                              fiber_error);

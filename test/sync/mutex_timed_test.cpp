@@ -1,5 +1,6 @@
 // mutex::try_lock_until/for and the names of mutexes and condition variables.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
@@ -34,8 +35,7 @@ TEST_CASE("mutex: try_lock_for takes a free mutex, and gives up at the deadline"
     });
 }
 
-TEST_CASE("mutex: try_lock_for is handed the mutex on unlock, before anyone else"
-          * spindle_test::single_worker()) {
+TEST_CASE("mutex: try_lock_for is handed the mutex on unlock, before anyone else") {
     run([] {
         spindle::mutex m;
         m.lock();
@@ -44,7 +44,7 @@ TEST_CASE("mutex: try_lock_for is handed the mutex on unlock, before anyone else
             got = m.try_lock_for(1h);
             if (got) m.unlock();
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         m.unlock();
         CHECK(!m.try_lock());  // handed over, not released
         waiter.join();

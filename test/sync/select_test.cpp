@@ -1,6 +1,7 @@
 // select: one case completed out of several, ready at once or after a wait; try_select,
 // select_for; fairness; close; cancellation and timeout scopes; exceptions from T's move.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/channel.hpp>
@@ -195,8 +196,7 @@ TEST_CASE("select: fair among cases that are always ready") {
     for (int count : three) CHECK(count >= 180);
 }
 
-TEST_CASE("select: cancelled while waiting completes no case and leaves the queues clean"
-          * spindle_test::single_worker()) {
+TEST_CASE("select: cancelled while waiting completes no case and leaves the queues clean") {
     run([] {
         channel<int> a(0), b(0);
         auto value = std::make_shared<int>(0);
@@ -205,7 +205,7 @@ TEST_CASE("select: cancelled while waiting completes no case and leaves the queu
             int out = 1;
             select(on_receive(a, got), on_send(b, out));
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         selecting.cancel();
         CHECK_THROWS_AS(selecting.join(), cancelled);
         // A later send goes to a live receiver, not to the cancelled select; and a receiver
@@ -213,7 +213,7 @@ TEST_CASE("select: cancelled while waiting completes no case and leaves the queu
         CHECK_FALSE(a.try_send(1));
         CHECK_FALSE(b.try_receive());
         auto receiver = spawn([&] { return *a.receive(); });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         CHECK(a.try_send(2));
         CHECK(receiver.join() == 2);
     });
