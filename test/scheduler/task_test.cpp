@@ -2,6 +2,7 @@
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/fiber.hpp>
@@ -11,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -34,7 +36,7 @@ TEST_CASE("cancel: a task that has not started never runs; join throws cancelled
     CHECK(!ran);
 }
 
-TEST_CASE("cancel: a sleeping task unwinds from its sleep" * spindle_test::single_worker()) {
+TEST_CASE("cancel: a sleeping task unwinds from its sleep") {
     std::vector<std::string> out;
     run([&] {
         auto sleeper = spawn([&] {
@@ -45,15 +47,14 @@ TEST_CASE("cancel: a sleeping task unwinds from its sleep" * spindle_test::singl
             this_fiber::sleep_for(1h);
             out.push_back("not reached");
         });
-        this_fiber::yield();  // it starts and sleeps
+        REQUIRE(spindle_test::until_waiting(1));  // it starts and sleeps
         sleeper.cancel();
         CHECK_THROWS_AS(sleeper.join(), cancelled);
     });
     CHECK(out == std::vector<std::string>{"destructor ran"});
 }
 
-TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)"
-          * spindle_test::single_worker()) {
+TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)") {
     run([] {
         auto t = spawn([] {
             try {
@@ -62,7 +63,7 @@ TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)"
                 FAIL("cancelled must not be a std::exception");
             }
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         t.cancel();
         CHECK_THROWS_AS(t.join(), cancelled);
     });
@@ -127,10 +128,9 @@ TEST_CASE("cancel: a finished task is left alone" * spindle_test::single_worker(
     });
 }
 
-TEST_CASE("cancel: cancelling the gathering task cancels what it gathers"
-          * spindle_test::single_worker()) {
+TEST_CASE("cancel: cancelling the gathering task cancels what it gathers") {
     run([] {
-        int finished = 0;
+        std::atomic<int> finished{0};
         auto gatherer = spawn([&] {
             gather(spawn([&] {
                        this_fiber::sleep_for(1h);
@@ -141,7 +141,7 @@ TEST_CASE("cancel: cancelling the gathering task cancels what it gathers"
                        ++finished;
                    }));
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(3));  // the gatherer and both sleepers
         gatherer.cancel();
         CHECK_THROWS_AS(gatherer.join(), cancelled);
         this_fiber::yield();
