@@ -2,6 +2,7 @@
 // connects, partial writes, EINTR, blocking-mode descriptors, and the calls outside any task.
 
 #include "io_support.hpp"
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/io.hpp>
@@ -121,8 +122,7 @@ TEST_CASE("io: a writer on a full socket makes partial progress and every byte a
     CHECK(received == data);
 }
 
-TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descriptor"
-          * spindle_test::single_worker()) {
+TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descriptor") {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
@@ -141,7 +141,7 @@ TEST_CASE("io: a hang-up wakes the reader and the writer waiting on one descript
             write_result = io::write(a.get(), chunk, sizeof chunk);
             write_error = errno;
         });
-        this_fiber::yield();  // both park
+        REQUIRE(spindle_test::until_waiting(2));  // both park
         b.reset();            // the peer hangs up
         reader.join();
         writer.join();
@@ -175,8 +175,7 @@ TEST_CASE("io: a descriptor in blocking mode is made non-blocking and never bloc
     CHECK((::fcntl(a.get(), F_GETFL) & O_NONBLOCK) != 0);
 }
 
-TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF"
-          * spindle_test::single_worker()) {
+TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF") {
     auto ab_pair = stream_pair();  // the peer, .second, stays open: nothing but close wakes a
     auto& a = ab_pair.first;
     ssize_t result = 0;
@@ -196,7 +195,7 @@ TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF"
                 wait_threw = e.code().value() == EBADF;
             }
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(2));
         CHECK(io::close(fd) == 0);
         reader.join();
         waiter.join();
