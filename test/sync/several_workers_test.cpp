@@ -92,13 +92,16 @@ TEST_CASE("several workers: sends race receive timeouts and cancels; each value 
         std::atomic<int> successes{0};
         std::atomic<long> attempts{0};
         std::atomic<bool> done{false};
+        // Deadlines of 0 to 3 us: the timer races the senders' hand-overs. Under Valgrind, 0 to
+        // 3 ms: it runs one thread at a time, slowly, and a receive that waits microseconds has
+        // timed out before a sender's thread runs again, so no send would ever find one.
+        const std::chrono::microseconds deadline_unit(spindle_test::under_valgrind() ? 1000 : 1);
         std::vector<task<void>> receivers;
         for (int r = 0; r < receiver_count; ++r)
             receivers.push_back(s.spawn([&, r] {
                 try {
                     for (unsigned i = 0; !done.load(); ++i)
-                        // Deadlines of 0 to 3 us: the timer races the senders' hand-overs.
-                        if (std::optional<int> v = ch.receive_for(std::chrono::microseconds(i % 4)))
+                        if (std::optional<int> v = ch.receive_for(deadline_unit * (i % 4)))
                             received[r].push_back(*v);
                 } catch (const cancelled&) {
                     // Cancelled mid-wait: what it was handed before is kept, nothing after.
