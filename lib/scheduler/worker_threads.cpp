@@ -217,7 +217,8 @@ task_record* worker::find_ready() noexcept {
     // would otherwise hold this worker for ever through it, and the queue (tasks woken by timers,
     // new tasks, the pairs it displaced) would never run. Go's runnext shares one time slice
     // for the same reason. The pick also takes work queued behind another worker's long task.
-    if (++picks_ % fairness_interval == 0) [[unlikely]] {
+    const bool fairness_pick = ++picks_ % fairness_interval == 0;
+    if (fairness_pick) [[unlikely]] {
         if (task_record* task = take_from_stalled_worker()) return task;
         if (task_record* task = ready_.pop_front()) return task;
     }
@@ -232,8 +233,10 @@ task_record* worker::find_ready() noexcept {
         if (task_record* task = steal_front(*core_.workers[(index_ + i) % count])) return task;
     // Another worker's next turn only when that worker has stalled: else it runs the task
     // there itself soon, next to the task that woke or spawned it, and taking it here would
-    // make them meet across workers (a join, a reply) at far higher cost.
-    return take_from_stalled_worker();
+    // make them meet across workers (a join, a reply) at far higher cost. (Not twice in one
+    // pick: the first look marked every moving worker's count, so a second would find them all
+    // "stalled".)
+    return fairness_pick ? nullptr : take_from_stalled_worker();
 }
 
 task_record* worker::steal_front(worker& victim) noexcept {
