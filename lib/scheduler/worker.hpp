@@ -295,10 +295,10 @@ private:
     // idle_shared() sleeps (the core lock released) until `deadline`, another worker's wake or
     // news from another thread; in the poller when the scheduler has one and no other worker
     // waits in it.
-    // With `watch`, and no other idle worker watching, it wakes every stall_watch_period to
-    // look for a worker stalled on one long task with another task waiting in its next turn
-    // (nothing else wakes an idle worker for that).
-    void idle_shared(std::chrono::steady_clock::time_point deadline, bool watch) noexcept;
+    // While another worker runs a task, and no other idle worker watches, it wakes every
+    // stall_watch_period to look for a worker stalled on one long task with another task
+    // waiting in its next turn (nothing else wakes an idle worker for that).
+    void idle_shared(std::chrono::steady_clock::time_point deadline) noexcept;
     // stop_watching() ends this worker's turn as the stall watcher, if it has it (under the core
     // lock).
     void stop_watching() noexcept;

@@ -70,7 +70,7 @@ void worker::run_loop_shared() noexcept {
             if (core_.migrate && any_ready()) {
                 inbox.wake_idle(false);
                 hold.unlock();
-                idle_shared(deadline, others_running());
+                idle_shared(deadline);
                 continue;
             }
             if (deadline == time_point::max() && outside_waits() == 0 && !open &&
@@ -86,7 +86,7 @@ void worker::run_loop_shared() noexcept {
                 return;
             }
         }
-        idle_shared(deadline, others_running());
+        idle_shared(deadline);
     }
 }
 
@@ -96,11 +96,11 @@ bool worker::others_running() const noexcept {
     return false;
 }
 
-void worker::idle_shared(std::chrono::steady_clock::time_point deadline, bool watch) noexcept {
+void worker::idle_shared(std::chrono::steady_clock::time_point deadline) noexcept {
     remote_inbox& inbox = core_.inbox;
     poller* const p = core_.poller_if_any();
     // The watcher stays one while it looks between two sleeps: other workers see a watcher.
-    if (watch && (watching_ || !core_.stall_watcher)) {
+    if (others_running() && (watching_ || !core_.stall_watcher)) {
         watching_ = true;
         core_.stall_watcher = this;
         deadline = std::min(deadline, std::chrono::steady_clock::now() + stall_watch_period);
