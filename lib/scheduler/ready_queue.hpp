@@ -42,6 +42,17 @@ public:
         SPINDLE_ASSERT(reserved_ > queued(), "a queue slot released while its task is queued");
         --reserved_;
     }
+    // reserve_slots() makes room for `count` more tasks at once (several workers reserve in
+    // chunks, scheduler_core::slots_room); std::bad_alloc leaves the reservation as it was.
+    void reserve_slots(std::size_t count) {
+        while (2 * (reserved_ + count) > capacity()) grow();
+        reserved_ += count;
+    }
+    // release_slots() undoes reserve_slots(`count`) (a later worker's queue could not grow).
+    void release_slots(std::size_t count) noexcept {
+        SPINDLE_ASSERT(reserved_ >= count + queued(), "queue slots released while in use");
+        reserved_ -= count;
+    }
 
     // push_back() queues a task behind every other: a yield, a wake-up.
     void push_back(task_record* task) noexcept {

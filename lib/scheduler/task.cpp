@@ -7,6 +7,7 @@
 #include <spindle/errors.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -203,7 +204,9 @@ void throw_if_interrupted_slow(task_record* task) {
 
 namespace {
 
-// make_task() is create_task() once the caller may touch the scheduler.
+// make_task() is create_task(). It touches only what a spawn may touch without the core lock:
+// the record cache is the thread's, the id and the queue slot are taken atomically with several
+// workers.
 [[gnu::always_inline]] inline task_record* make_task(
     scheduler_core* scheduler, std::size_t payload_size, std::size_t payload_alignment,
     const task_payload_operations& operations, std::string_view name, spawn_site where) {
@@ -228,7 +231,9 @@ namespace {
     task->payload = static_cast<std::byte*>(memory) + header;
     task->allocation_size = size;
     task->allocation_alignment = alignment;
-    task->id = scheduler->next_task_id++;
+    task->id = scheduler->multi ? std::atomic_ref<std::uint64_t>(scheduler->next_task_id)
+                                      .fetch_add(1, std::memory_order_relaxed)
+                                : scheduler->next_task_id++;
     task->spawned_at = where;
     copy_name(task->name, name);
     return task;
@@ -237,7 +242,6 @@ namespace {
 [[gnu::noinline]] task_record* create_task_shared(
     scheduler_core* scheduler, std::size_t payload_size, std::size_t payload_alignment,
     const task_payload_operations& operations, std::string_view name, spawn_site where) {
-    core_hold hold(*scheduler);
     task_record* task =
         make_task(scheduler, payload_size, payload_alignment, operations, name, where);
     // Every wait of the task then takes the slow paths, which take the core lock.
@@ -282,7 +286,6 @@ bool wait_task_until(task_record* task, std::chrono::steady_clock::time_point de
 void* task_result(task_record* task) noexcept { return task->result; }
 
 void discard_task(task_record* task) noexcept {
-    core_hold hold(*task->scheduler);
     task->scheduler->main_worker.release_queue_slot();
     free_record(task);
 }

@@ -6,6 +6,7 @@
 #include <spindle/errors.hpp>
 #include <spindle/trace.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <system_error>
 
@@ -30,7 +31,8 @@ scheduler_statistics statistics_of(scheduler_core& core) {
     core_hold hold(core);
     scheduler_statistics result;
     result.tasks_alive = core.live_count;
-    result.tasks_spawned = core.next_task_id - 1;
+    result.tasks_spawned =
+        std::atomic_ref<std::uint64_t>(core.next_task_id).load(std::memory_order_relaxed) - 1;
     if (core.multi)
         for (const worker* w : core.workers) result.switches += w->switches();
     else

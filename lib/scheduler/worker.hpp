@@ -130,8 +130,8 @@ public:
 
     // reserve_queue_slot() makes sure a new task can be queued without allocating, whenever it
     // is (std::bad_alloc otherwise); release_queue_slot() when it has finished or was discarded.
-    // With several workers a woken task may be queued on any of them: every queue reserves it a
-    // slot.
+    // With several workers a woken task may be queued on any of them: every queue has room for
+    // it, and neither call needs the core lock.
     void reserve_queue_slot() {
         if (multi_) [[unlikely]] return reserve_slot_everywhere();
         ready_.reserve_slot();
@@ -306,8 +306,12 @@ private:
     // on and wakes an idle worker; any_ready() tells whether any worker has a task queued.
     void queue_elsewhere(task_record* task, bool first) noexcept;
     bool any_ready() noexcept;
+    // reserve_slot_everywhere() and release_slot_everywhere() are reserve_queue_slot() and
+    // release_queue_slot() with several workers: callable without the core lock.
+    // grow_slot_room() gives every queue room for at least `wanted` tasks (takes the lock).
     void reserve_slot_everywhere();
     void release_slot_everywhere() noexcept;
+    void grow_slot_room(std::size_t wanted);
     void unqueue_anywhere(task_record* task) noexcept;
 
 public:
@@ -543,7 +547,14 @@ struct scheduler_core {
     // live is the unfinished tasks, in spawn order.
     intrusive_list<task_record, &task_record::live_previous, &task_record::live_next> live;
     std::size_t live_count = 0;
+    // next_task_id is the id the next spawn takes; with several workers a spawn takes it without
+    // the core lock (std::atomic_ref), one worker reads and writes it plainly.
     std::uint64_t next_task_id = 1;
+    // slots_reserved (several workers) counts the queue slots reserved for tasks that may be
+    // queued; slots_room is how many every worker's queue has room for (it grows, under the
+    // core lock, and never shrinks). worker::reserve_slot_everywhere().
+    std::atomic<std::size_t> slots_reserved{0};
+    std::atomic<std::size_t> slots_room{0};
     task_record* stop_task = nullptr;  // run() returns once this task has finished
     const std::uint64_t serial;  // this scheduler's number in the process, for task_key
 

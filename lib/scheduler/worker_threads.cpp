@@ -308,19 +308,41 @@ void worker::make_sure_one_watches() noexcept {
 }
 
 void worker::reserve_slot_everywhere() {
-    SPINDLE_ASSERT(core_.held_here(), "a queue slot reserved without the core lock");
-    std::size_t done = 0;
+    // Every queue keeps room for slots_room tasks. Taking one of those is one atomic add, without
+    // the core lock: a spawn then takes the lock once (to queue the task), not twice. Past the
+    // room, the lock is taken and every queue grows by a chunk as large as the room so far.
+    const std::size_t wanted = core_.slots_reserved.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (wanted <= core_.slots_room.load(std::memory_order_acquire)) [[likely]] return;
     try {
-        for (; done < core_.workers.size(); ++done) core_.workers[done]->ready_.reserve_slot();
+        grow_slot_room(wanted);
     } catch (...) {
-        while (done > 0) core_.workers[--done]->ready_.release_slot();
+        core_.slots_reserved.fetch_sub(1, std::memory_order_relaxed);
         throw;
     }
 }
 
+void worker::grow_slot_room(std::size_t wanted) {
+    core_hold hold(core_);
+    SPINDLE_ASSERT(core_.held_here(), "queue slots reserved without the core lock");
+    const std::size_t room = core_.slots_room.load(std::memory_order_relaxed);
+    if (wanted <= room) return;  // another spawn grew it meanwhile
+    std::size_t chunk = std::max<std::size_t>(room, 32);
+    while (room + chunk < wanted) chunk *= 2;
+    std::size_t done = 0;
+    try {
+        for (; done < core_.workers.size(); ++done) core_.workers[done]->ready_.reserve_slots(chunk);
+    } catch (...) {
+        while (done > 0) core_.workers[--done]->ready_.release_slots(chunk);
+        throw;
+    }
+    core_.slots_room.store(room + chunk, std::memory_order_release);
+}
+
 void worker::release_slot_everywhere() noexcept {
-    SPINDLE_ASSERT(core_.held_here(), "a queue slot released without the core lock");
-    for (worker* w : core_.workers) w->ready_.release_slot();
+    // The room stays (queues never shrink): the next spawns take it back without the lock.
+    [[maybe_unused]] const std::size_t before =
+        core_.slots_reserved.fetch_sub(1, std::memory_order_relaxed);
+    SPINDLE_ASSERT(before > 0, "a queue slot released that was never reserved");
 }
 
 void worker::unqueue_anywhere(task_record* task) noexcept {

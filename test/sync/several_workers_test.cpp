@@ -52,8 +52,11 @@ long attempts_allowed() {
 
 // round_trip_bound is how many round trips a talking pair makes at most before it gives up
 // waiting for `stop`: far more than a queued task needs to get its turn, few enough that a task
-// left waiting for ever fails the case quickly instead of hanging it.
-constexpr long round_trip_bound = 200'000;
+// left waiting for ever fails the case within a second or so instead of hanging it. The worker
+// that sets `stop` is a thread the system may leave without a core for tens of milliseconds on
+// a loaded machine, while the pair's thread goes on: 200,000 round trips (about 20 ms) failed 1
+// run in 25 with two other busy processes on this 2-core machine.
+constexpr long round_trip_bound = 5'000'000;
 
 // talk_until() ping-pongs with a task of its own over two unbuffered channels (each send wakes
 // the other side, which runs next on this worker) until `stop` is set; false if it gave up after
