@@ -11,6 +11,7 @@
 
 #include <spindle/io.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -138,7 +139,8 @@ void run_on_helper_thread(helper_job& job) {
         self->interruptible = true;
         // Back out of the wait that never began: no one else has seen the task waiting.
         SPINDLE_ASSERT(self->status == task_status::waiting, "a to_thread wait undone twice");
-        self->status = task_status::running;
+        std::atomic_ref<task_status>(self->status).store(task_status::running,
+                                                          std::memory_order_relaxed);
         throw;
     }
     w->park();

@@ -134,6 +134,8 @@ void report_unjoined_exception(const task_record& task) noexcept {
 // functions here: one worker (the common case) then pays one test and a branch, no frame.
 [[gnu::noinline]] bool await_task_shared(task_record* task,
                                          std::chrono::steady_clock::time_point deadline) {
+    // A task that has finished (a child another worker ran) is joined without the core lock.
+    if (status_of(task) == task_status::done && !on_other_thread(task->scheduler)) return true;
     core_hold hold(*task->scheduler);
     return await_task_body(task, deadline);
 }
@@ -386,8 +388,7 @@ inline void release_task_body(task_record* task) noexcept {
 }
 
 [[gnu::noinline]] bool task_finished_shared(const task_record* task) noexcept {
-    core_hold hold(*task->scheduler);
-    return task->status == task_status::done;
+    return status_of(task) == task_status::done;
 }
 
 }  // namespace

@@ -182,10 +182,18 @@ inline void set_scope(task_record* task, cancel_scope_state* scope) noexcept {
 // task set it belongs to.
 inline bool held(const task_record* task) noexcept { return task->handle_alive || task->set; }
 
-// set_status() moves a task to `to`, checking that its life allows the move.
+// set_status() moves a task to `to`, checking that its life allows the move. The status is
+// written atomically, and `done` with release order: with several workers a join or done() of a
+// finished task reads it without the core lock (status_of()), and then the task's result.
 inline void set_status(task_record* task, task_status to) noexcept {
     SPINDLE_ASSERT(task_may_move(task->status, to), "a task moved between states out of order");
-    task->status = to;
+    std::atomic_ref<task_status>(task->status)
+        .store(to, to == task_status::done ? std::memory_order_release : std::memory_order_relaxed);
+}
+// status_of() reads a task's status without the core lock; a task seen `done` has its result
+// and exception in place.
+inline task_status status_of(const task_record* task) noexcept {
+    return std::atomic_ref<const task_status>(task->status).load(std::memory_order_acquire);
 }
 
 }  // namespace spindle::detail
