@@ -150,7 +150,8 @@ public:
     // another start in that order on one worker), waking an idle worker for it.
     void ready_spawned(task_record* task) noexcept;
     // make_sure_one_watches() wakes an idle worker, if any, when none is the stall watcher: a
-    // task was just put in this worker's next turn, where no idle worker is woken for it.
+    // task was just put in this worker's next turn (or a yielding one in its queue), where no
+    // idle worker is woken for it.
     void make_sure_one_watches() noexcept;
     void make_ready(task_record* task, bool first = false) noexcept {
         set_status(task, task_status::ready);
@@ -300,8 +301,8 @@ private:
     // waiting in its next turn (nothing else wakes an idle worker for that).
     void idle_shared(std::chrono::steady_clock::time_point deadline) noexcept;
     // stop_watching() ends this worker's turn as the stall watcher, if it has it (under the core
-    // lock).
-    void stop_watching() noexcept;
+    // lock); true if it had.
+    bool stop_watching() noexcept;
     // queue_elsewhere() (migrating mode) queues `task` on the worker after the one it last ran
     // on and wakes an idle worker; any_ready() tells whether any worker has a task queued.
     void queue_elsewhere(task_record* task, bool first) noexcept;

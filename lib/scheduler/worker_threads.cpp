@@ -42,7 +42,10 @@ void worker::run_loop_shared() noexcept {
             return;
         }
         if (task_record* next = next_ready()) {
-            stop_watching();
+            // The watcher takes a task: another idle worker takes over the watch. Those that
+            // went idle while it watched sleep without a deadline, and would sleep on however
+            // long a task then stalled its worker.
+            if (stop_watching()) core_.wake_idle_worker();
             switch_to(nullptr, next);
             // Back with the core lock: whoever switched here held it.
             set_current_control(loop_control_);
@@ -147,12 +150,13 @@ void worker::idle_shared(std::chrono::steady_clock::time_point deadline) noexcep
     }
 }
 
-void worker::stop_watching() noexcept {
+bool worker::stop_watching() noexcept {
     SPINDLE_ASSERT(holds_core_, "a worker stopped watching for stalls without the core lock");
-    if (!watching_) return;
+    if (!watching_) return false;
     SPINDLE_ASSERT(core_.stall_watcher == this, "a watching worker is not the stall watcher");
     watching_ = false;
     core_.stall_watcher = nullptr;
+    return true;
 }
 
 void worker::wake_from_idle() noexcept {
@@ -164,7 +168,12 @@ void worker::wake_from_idle() noexcept {
 
 void worker::yield_shared() noexcept {
     core_hold hold(core_);
-    if (!core_.migrate) return yield_running();
+    if (!core_.migrate) {
+        // The task goes to this worker's queue, and no idle worker is woken for it: if the task
+        // that runs next never yields, only the stall watcher comes for it.
+        make_sure_one_watches();
+        return yield_running();
+    }
     // Migrating: the task goes to another worker's queue, and this one runs something else (or
     // goes back to its loop). The core lock, held across the switch, keeps the other worker from
     // resuming it before its context is saved.

@@ -135,6 +135,41 @@ TEST_CASE("several workers: a task woken by one that then never yields runs on a
     }
 }
 
+// (Not in the migrating debug mode, which sends the yielding task to one worker in particular.)
+TEST_CASE("several workers: a task that yields behind a spinner runs on the one idle worker"
+          * spindle_test::not_when_migrating()) {
+    // Every worker but one ends up spinning; the task that spawned the spinners yields and waits
+    // in a spinning worker's queue, where no idle worker is woken for it. The idle worker must
+    // be watching for stalls, even when the worker that watched before was woken for a spinner.
+    for (unsigned workers : worker_counts) {
+        CAPTURE(workers);
+        for (int round = 0; round < 20; ++round) {
+            scheduler s({.threads = workers});
+            std::atomic<bool> released{false};
+            std::atomic<unsigned> spinning{0};
+            auto main = s.spawn([&] {
+                // While it sleeps every worker goes idle with none running, so none watches;
+                // once it runs again, the last to go idle watches, and the first spawn into
+                // the queue wakes that one (the idle list is last in, first out).
+                this_fiber::sleep_for(1ms);
+                std::vector<task<bool>> spinners;
+                for (unsigned i = 1; i < workers; ++i)
+                    spinners.push_back(spawn([&] {
+                        spinning.fetch_add(1);
+                        return spin_until([&] { return released.load(); });
+                    }));
+                while (spinning.load() < workers - 1) this_fiber::yield();
+                released = true;
+                bool all = true;
+                for (auto& spinner : spinners) all = spinner.join() && all;
+                return all;
+            });
+            s.run();
+            REQUIRE(main.join());
+        }
+    }
+}
+
 TEST_CASE("several workers: a task whose wait ends while its worker is busy runs elsewhere") {
     // marl keeps a started task on its worker, so it waits for the hog; here it moves. (Not in
     // the migrating debug mode, which sends it to one worker in particular, maybe the hog's.)

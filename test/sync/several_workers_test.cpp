@@ -11,6 +11,7 @@
 #include <spindle/errors.hpp>
 #include <spindle/scheduler.hpp>
 #include <spindle/sync.hpp>
+#include <spindle/trace.hpp>
 
 #include <doctest/doctest.h>
 
@@ -236,5 +237,41 @@ TEST_CASE("several workers: a task queued behind one that never yields is taken 
         s.run();
         CHECK(gave_up.load() == 0);
         CHECK(released.load());
+    }
+}
+
+// (Not in the migrating debug mode, which sends a yielding task to one worker in particular.)
+TEST_CASE("several workers: a sender that yields while every other worker spins runs on the idle one"
+          * doctest::skip(spindle_test::migrating())) {
+    // The receiver takes the spawner's next turn and parks; the spinners fill every worker but
+    // one; the sender yields into a spinning worker's queue, where only the stall watcher comes
+    // for it. Before the watch was handed on, the watcher was woken for a spinner and the one
+    // worker left idle slept with no deadline: the case hung at 8 workers.
+    for (unsigned workers : worker_counts) {
+        CAPTURE(workers);
+        scheduler s({.threads = workers});
+        std::atomic<bool> sent{false};
+        std::atomic<unsigned> spinning{0};
+        auto sender = s.spawn([&] {
+            channel<int> ch(0);
+            auto receiver = spawn([&] { return *ch.receive(); });
+            std::vector<task<bool>> spinners;
+            for (unsigned i = 1; i < workers; ++i)
+                spinners.push_back(spawn([&] {
+                    spinning.fetch_add(1);
+                    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+                    while (!sent.load())
+                        if (std::chrono::steady_clock::now() > give_up) return false;
+                    return true;
+                }));
+            while (spindle::this_scheduler_statistics().tasks_waiting < 1) this_fiber::yield();
+            ch.send(9);
+            sent = true;
+            bool all = true;
+            for (auto& spinner : spinners) all = spinner.join() && all;
+            return all && receiver.join() == 9;
+        });
+        s.run();
+        CHECK(sender.join());
     }
 }
