@@ -64,7 +64,9 @@ TEST_CASE("channel: an unbuffered send waits until a receiver takes the value") 
 }
 
 // (One worker: "without waiting" is seen as the sender going on before the receiver runs,
-// which several workers do not order.)
+// which several workers do not order. Keeping the other workers busy with tasks that spin until
+// the send returns would order it, but a task queued behind a spinner then need not be taken by
+// an idle worker: at 8 workers the sender was left behind one, and the case hung.)
 TEST_CASE("channel: a send to a waiting receiver hands over without waiting"
           * spindle_test::single_worker()) {
     std::vector<std::string> out;
