@@ -1,6 +1,6 @@
 // spindle::to_thread(): results, exceptions, other tasks running meanwhile, cancellation.
 
-#include "workers.hpp"
+#include "parked.hpp"
 
 #include <spindle/io.hpp>
 #include <spindle/scheduler.hpp>
@@ -85,8 +85,7 @@ TEST_CASE("to_thread: many at once all complete") {
     CHECK(total == 40 * 39 / 2);
 }
 
-TEST_CASE("to_thread: a cancelled task sees its cancellation once the function has returned"
-          * spindle_test::single_worker()) {
+TEST_CASE("to_thread: a cancelled task sees its cancellation once the function has returned") {
     std::promise<void> released;
     std::shared_future<void> release = released.get_future().share();
     std::atomic<bool> function_finished{false};
@@ -98,7 +97,7 @@ TEST_CASE("to_thread: a cancelled task sees its cancellation once the function h
             });
             FAIL("to_thread returned normally in a cancelled task");
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));  // it waits for its function
         worker.cancel();
         CHECK_FALSE(worker.done());  // it still waits for its function
         released.set_value();

@@ -26,12 +26,11 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using namespace io_test;
 
-TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes"
-          * spindle_test::single_worker()) {
+TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes") {
     auto ab_pair = stream_pair();
     auto& a = ab_pair.first;
     auto& b = ab_pair.second;
-    std::string received;
+    std::string received;  // the reader's, read once run() has returned
     run([&] {
         auto reader = spawn([&] {
             char buffer[64];
@@ -39,10 +38,8 @@ TEST_CASE("io: a reader parks until a writer task writes, and both see the bytes
             REQUIRE(n > 0);
             received.assign(buffer, static_cast<std::size_t>(n));
         });
-        auto writer = spawn([&] {
-            this_fiber::yield();  // the reader has parked on an empty socket by now
-            CHECK(io::write(b.get(), "hello", 5) == 5);
-        });
+        REQUIRE(spindle_test::until_waiting(1));  // parked on an empty socket
+        auto writer = spawn([&] { CHECK(io::write(b.get(), "hello", 5) == 5); });
         reader.join();
         writer.join();
     });
@@ -205,7 +202,7 @@ TEST_CASE("io: io::close wakes the tasks waiting on the descriptor with EBADF") 
     CHECK(wait_threw);
 }
 
-TEST_CASE("io: a reused descriptor number starts clean" * spindle_test::single_worker()) {
+TEST_CASE("io: a reused descriptor number starts clean") {
     run([] {
         for (int round = 0; round < 50; ++round) {
             auto ab_pair = stream_pair();
@@ -224,14 +221,15 @@ TEST_CASE("io: a reused descriptor number starts clean" * spindle_test::single_w
             auto& c1 = c1c2_pair.first;
             auto& c2 = c1c2_pair.second;
             CHECK(c1.get() == number);
-            bool read_done = false;
+            std::atomic<bool> read_done{false};
             auto reader = spawn([&, fd = c1.get()] {
                 char d;
                 CHECK(io::read(fd, &d, 1) == 1);
                 CHECK(d == 'z');
                 read_done = true;
             });
-            this_fiber::yield();
+            // It waits: an event the old descriptor left would end its read with no data.
+            REQUIRE(spindle_test::until_waiting(1));
             CHECK_FALSE(read_done);
             CHECK(io::write(c2.get(), "z", 1) == 1);
             reader.join();
@@ -240,11 +238,10 @@ TEST_CASE("io: a reused descriptor number starts clean" * spindle_test::single_w
     });
 }
 
-TEST_CASE("io: cancelling a task blocked in accept, read, write or connect"
-          * spindle_test::single_worker()) {
+TEST_CASE("io: cancelling a task blocked in accept, read, write or connect") {
     SUBCASE("accept, in a loop: run() finishes") {
         listener l = listen_loopback();
-        int accepted = 0;
+        std::atomic<int> accepted{0};
         run([&] {
             auto server = spawn([&] {
                 for (;;) {
@@ -257,7 +254,8 @@ TEST_CASE("io: cancelling a task blocked in accept, read, write or connect"
             });
             unique_fd client(connect_loopback(l.port));
             CHECK(client.get() >= 0);
-            this_fiber::sleep_for(1ms);
+            while (accepted == 0) this_fiber::yield();
+            REQUIRE(spindle_test::until_waiting(1));  // in accept again
             server.cancel();
             CHECK_THROWS_AS(server.join(), cancelled);
         });
@@ -278,7 +276,7 @@ TEST_CASE("io: cancelling a task blocked in accept, read, write or connect"
                 char c = 0;
                 io::write(a.get(), &c, 1);
             });
-            this_fiber::yield();
+            REQUIRE(spindle_test::until_waiting(2));  // both blocked
             reader.cancel();
             writer.cancel();
             CHECK_THROWS_AS(reader.join(), cancelled);
@@ -289,7 +287,7 @@ TEST_CASE("io: cancelling a task blocked in accept, read, write or connect"
                 CHECK(io::read(a.get(), &c, 1) == 1);
                 CHECK(c == 'q');
             });
-            this_fiber::yield();
+            REQUIRE(spindle_test::until_waiting(1));
             CHECK(io::write(b.get(), "q", 1) == 1);
             second.join();
         });
@@ -312,7 +310,7 @@ TEST_CASE("io: cancelling a task blocked in accept, read, write or connect"
             }
             REQUIRE(pending >= 0);
             auto connector = spawn([&] { io::connect(pending, target, sizeof address); });
-            this_fiber::yield();
+            REQUIRE(spindle_test::until_waiting(1));
             CHECK_FALSE(connector.done());
             connector.cancel();
             CHECK_THROWS_AS(connector.join(), cancelled);

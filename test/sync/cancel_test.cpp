@@ -3,7 +3,7 @@
 
 #include "child_process.hpp"
 #include "scheduler/timer_heap.hpp"
-#include "workers.hpp"
+#include "parked.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/fiber.hpp>
@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -118,22 +119,21 @@ TEST_CASE("cancel: a value handed over is not lost; the cancellation waits for t
     });
 }
 
-TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while unwinding"
-          * spindle_test::single_worker()) {
+TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while unwinding") {
     // Asynchronous cleanup: a destructor that waits (a channel, a sleep) runs while `cancelled`
     // propagates. A second cancel() used to throw cancelled out of that destructor:
     // std::terminate. Now the waits complete and the task ends cancelled.
-    bool cleaning = false;
-    std::optional<int> received;
-    bool slept = false;
+    std::atomic<bool> cleaning{false};
+    std::optional<int> received;  // t's, read once run() has returned
+    std::atomic<bool> slept{false};
     run([&] {
         channel<int> ch(1);
         auto t = spawn([&] {
             struct async_cleanup {
-                bool& cleaning;
+                std::atomic<bool>& cleaning;
                 channel<int>& ch;
                 std::optional<int>& received;
-                bool& slept;
+                std::atomic<bool>& slept;
                 ~async_cleanup() {
                     cleaning = true;
                     received = ch.receive();
@@ -144,15 +144,19 @@ TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while
             } cleanup{cleaning, ch, received, slept};
             this_fiber::sleep_for(1h);
         });
-        this_fiber::yield();  // t sleeps
-        t.cancel();           // t unwinds; its cleanup waits in receive()
+        REQUIRE(spindle_test::until_waiting(1));  // t sleeps
+        t.cancel();                               // t unwinds; its cleanup waits in receive()
         while (!cleaning) this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));  // past its sleep, so in receive()
         t.cancel();  // while it waits in the destructor
-        this_fiber::yield();
+        // A cancel that ended the wait would have made t ready: no longer counted in a wait.
+        CHECK(this_scheduler_statistics().tasks_waiting == 1);
         CHECK_FALSE(t.done());
         ch.send(7);
         t.cancel();  // while it is ready to go on
-        this_fiber::yield();
+        // One worker runs t into its sleep here, where the next cancel lands; several may
+        // have it anywhere from its receive to its end (the sleep is too short to wait for).
+        while (!t.done() && this_scheduler_statistics().tasks_waiting == 0) this_fiber::yield();
         t.cancel();  // while it sleeps in the destructor
         CHECK_THROWS_AS(t.join(), cancelled);
     });
@@ -160,21 +164,24 @@ TEST_CASE("cancel: a second cancel does not interrupt a destructor's waits while
     CHECK(slept);
 }
 
-TEST_CASE("cancel: a cancel that came while the task unwound is delivered at its next wait"
-          * spindle_test::single_worker()) {
-    bool cleaning = false;
-    bool first_caught = false;
+TEST_CASE("cancel: a cancel that came while the task unwound is delivered at its next wait") {
+    std::atomic<bool> cleaning{false};
+    bool first_caught = false;  // t's, read once run() has returned
     bool second_delivered = false;
     run([&] {
+        // The cleanup waits for `resume`, so the second cancel surely comes while t unwinds.
+        channel<int> resume(1);
         auto t = spawn([&] {
             try {
                 struct cleanup {
-                    bool& cleaning;
+                    std::atomic<bool>& cleaning;
+                    channel<int>& resume;
                     ~cleanup() {
                         cleaning = true;
+                        (void)resume.receive();
                         this_fiber::sleep_for(1ms);
                     }
-                } c{cleaning};
+                } c{cleaning, resume};
                 this_fiber::sleep_for(1h);
             } catch (const cancelled&) {
                 first_caught = true;
@@ -185,10 +192,12 @@ TEST_CASE("cancel: a cancel that came while the task unwound is delivered at its
                 second_delivered = true;
             }
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));  // t sleeps
         t.cancel();
         while (!cleaning) this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));  // its cleanup waits for `resume`
         t.cancel();
+        resume.send(1);
         t.join();
     });
     CHECK(first_caught);

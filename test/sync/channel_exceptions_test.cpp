@@ -3,7 +3,7 @@
 // once with the channel, and a value whose receive threw is still first in line.
 
 #include "allocation_failure.hpp"
-#include "workers.hpp"
+#include "parked.hpp"
 
 #include <spindle/channel.hpp>
 #include <spindle/scheduler.hpp>
@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <new>
@@ -30,12 +31,22 @@ struct probe_error : std::runtime_error {
 };
 
 // probes counts the probes alive and what they did, and arms the operation that throws.
+// Atomic: with several workers a sender's probes are made and destroyed on another thread than
+// the receiver's. (Only one task moves probes while an operation is armed.)
 struct probe_counters {
-    int live = 0;               // probes constructed and not yet destroyed
-    long moves = 0;             // copies and moves of values (not of moved-from probes)
-    long throw_in = 0;          // the nth counted copy or move from now throws; 0: none
-    long destructor_throw_in = 0;  // the same for destructors (throwing_destructor only)
-    std::array<int, 256> destroyed_holding{};  // per id: destroyed while still holding it
+    std::atomic<int> live{0};         // probes constructed and not yet destroyed
+    std::atomic<long> moves{0};       // copies and moves of values (not of moved-from probes)
+    std::atomic<long> throw_in{0};    // the nth counted copy or move from now throws; 0: none
+    std::atomic<long> destructor_throw_in{0};  // the same for destructors (throwing_destructor)
+    std::array<std::atomic<int>, 256> destroyed_holding{};  // per id: destroyed still holding it
+
+    void reset() noexcept {
+        live = 0;
+        moves = 0;
+        throw_in = 0;
+        destructor_throw_in = 0;
+        for (auto& count : destroyed_holding) count = 0;
+    }
 };
 probe_counters probes;
 
@@ -149,7 +160,7 @@ struct throwing_destructor : probe_base {
 // fresh_probes resets the counts at the start of a test; no probe may be alive then.
 void fresh_probes() {
     REQUIRE(probes.live == 0);
-    probes = probe_counters{};
+    probes.reset();
 }
 
 std::vector<int> iota_ids(int from, int to) {
@@ -226,25 +237,27 @@ TEST_CASE_TEMPLATE("channel exceptions: receive and try_receive move a buffered 
 }
 
 TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws leaves the sender "
-                   "waiting with its value" * spindle_test::single_worker(),
+                   "waiting with its value",
                    T, THROWING_MOVES) {
     fresh_probes();
     run([] {
         channel<T> ch(0);
         auto sender = spawn([&] { ch.send(T(7)); });
-        this_fiber::yield();  // the sender waits for a receiver, its value in its frame
+        // The sender waits for a receiver, its value in its frame.
+        REQUIRE(spindle_test::until_waiting(1));
         {
             armed_throw arm(1);
             CHECK_THROWS_AS(ch.receive(), probe_error);
         }
-        // (Where other threads may touch the channel, SPINDLE_SHARE_SCHEDULERS=1, the sender was
-        // claimed, so it woke to wait again; a turn lets it. Here it still waits.)
-        this_fiber::yield();
+        // (Where other threads may touch the channel, several workers or
+        // SPINDLE_SHARE_SCHEDULERS=1, the sender was claimed, so it woke to wait again: this
+        // waits until it has. Else it still waits.)
+        REQUIRE(spindle_test::until_waiting(1));
         {
             armed_throw arm(1);
             CHECK_THROWS_AS(ch.try_receive(), probe_error);
         }
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         CHECK(!sender.done());  // its send has not completed
         CHECK(ch.receive()->id == 7);
         sender.join();
@@ -253,7 +266,7 @@ TEST_CASE_TEMPLATE("channel exceptions: unbuffered: a receiver whose move throws
 }
 
 TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a throwing receive "
-                   "loses neither value" * spindle_test::single_worker(),
+                   "loses neither value",
                    T, THROWING_MOVES) {
     for (long nth = 1; nth <= 4; ++nth) {
         fresh_probes();
@@ -261,7 +274,7 @@ TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a th
             channel<T> ch(1);
             ch.send(T(0));
             auto sender = spawn([&] { ch.send(T(1)); });
-            this_fiber::yield();  // the sender waits: the buffer is full
+            REQUIRE(spindle_test::until_waiting(1));  // the sender waits: the buffer is full
             std::vector<int> got;
             {
                 armed_throw arm(nth);
@@ -272,8 +285,12 @@ TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a th
                 }
             }
             while (got.size() < 2) got.push_back(ch.receive()->id);
-            CAPTURE(nth);
-            CHECK(got == iota_ids(0, 2));
+            {
+                // (A scope without waits: doctest keeps CAPTURE's context per thread, and a
+                // task may go on on another worker after a wait.)
+                CAPTURE(nth);
+                CHECK(got == iota_ids(0, 2));
+            }
             sender.join();
             CHECK(ch.size() == 0);
         });
@@ -282,25 +299,25 @@ TEST_CASE_TEMPLATE("channel exceptions: a full buffer and a waiting sender: a th
 }
 
 TEST_CASE_TEMPLATE("channel exceptions: a send whose move into a waiting receiver throws has not "
-                   "sent" * spindle_test::single_worker(),
+                   "sent",
                    T, THROWING_MOVES) {
     fresh_probes();
     run([] {
         channel<T> ch(0);
         auto receiver = spawn([&] { return ch.receive()->id; });
-        this_fiber::yield();  // the receiver waits
+        REQUIRE(spindle_test::until_waiting(1));  // the receiver waits
         {
             armed_throw arm(1);
             CHECK_THROWS_AS(ch.send(T(1)), probe_error);
         }
-        this_fiber::yield();  // (as above: a claimed receiver waits again)
+        REQUIRE(spindle_test::until_waiting(1));  // (as above: a claimed receiver waits again)
         {
             armed_throw arm(1);
             T value(2);
             CHECK_THROWS_AS(ch.try_send(value), probe_error);
             CHECK(value.id == 2);  // not taken
         }
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));
         CHECK(!receiver.done());  // still waiting: nothing was handed over
         ch.send(T(3));
         CHECK(receiver.join() == 3);
@@ -460,14 +477,13 @@ TEST_CASE("channel exceptions: a destructor that throws while the channel is des
     }
 }
 
-TEST_CASE("channel exceptions: a destructor that throws as receive destroys the moved-from value"
-          * spindle_test::single_worker()) {
+TEST_CASE("channel exceptions: a destructor that throws as receive destroys the moved-from value") {
     fresh_probes();
     run([] {
         channel<throwing_destructor> ch(1);
         ch.send(throwing_destructor(0));
         auto sender = spawn([&] { ch.send(throwing_destructor(1)); });
-        this_fiber::yield();  // the sender waits: the buffer is full
+        REQUIRE(spindle_test::until_waiting(1));  // the sender waits: the buffer is full
         probes.destructor_throw_in = 1;
         // The value was taken; the exception leaves receive() and the value with it.
         CHECK_THROWS_AS(ch.receive(), probe_error);
@@ -534,14 +550,14 @@ TEST_CASE_TEMPLATE("channel exceptions: random operations with random throws los
 }
 
 TEST_CASE("channel exceptions: a waiting sender's boxed value is destroyed once when it is "
-          "cancelled or the channel closes" * spindle_test::single_worker()) {
+          "cancelled or the channel closes") {
     fresh_probes();
     run([] {
         channel<throwing_move> ch(1);
         ch.send(throwing_move(0));
         auto cancelled_sender = spawn([&] { ch.send(throwing_move(1)); });
         auto closed_sender = spawn([&] { ch.send(throwing_move(2)); });
-        this_fiber::yield();  // both wait: the buffer is full
+        REQUIRE(spindle_test::until_waiting(2));  // both wait: the buffer is full
         cancelled_sender.cancel();
         CHECK_THROWS_AS(cancelled_sender.join(), cancelled);
         CHECK(probes.destroyed_holding[1] == 1);

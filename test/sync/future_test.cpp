@@ -36,7 +36,7 @@ TEST_CASE("future: get() waits for the value another task sets") {
     });
 }
 
-TEST_CASE("future: move-only values, references and void" * spindle_test::single_worker()) {
+TEST_CASE("future: move-only values, references and void") {
     run([] {
         promise<std::unique_ptr<int>> owned;
         auto owned_future = owned.get_future();
@@ -55,8 +55,8 @@ TEST_CASE("future: move-only values, references and void" * spindle_test::single
         promise<void> done;
         auto done_future = done.get_future();
         auto waiter = spawn([&] { done_future.get(); });
-        this_fiber::yield();
-        CHECK(!waiter.done());
+        REQUIRE(spindle_test::until_waiting(1));
+        CHECK(!waiter.done());  // it waits for the value
         done.set_value();
         waiter.join();
     });

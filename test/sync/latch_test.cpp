@@ -21,29 +21,30 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("latch: waiters wake when the count reaches zero, not before"
-          * spindle_test::single_worker()) {
-    std::vector<std::string> out;
-    run([&] {
+TEST_CASE("latch: waiters wake when the count reaches zero, not before") {
+    run([] {
         latch done(3);
+        std::atomic<int> counted{0};
         auto waiter = spawn([&] {
             done.wait();
-            out.push_back("waiter");
+            return counted.load();  // every count_down happened before it woke
         });
-        std::vector<task<void>> workers;
-        for (int i = 0; i < 3; ++i)
-            workers.push_back(spawn([&, i] {
-                this_fiber::yield();
-                out.push_back("worker " + std::to_string(i));
+        REQUIRE(spindle_test::until_waiting(1));
+        for (int i = 0; i < 3; ++i) {
+            spawn([&] {
+                ++counted;
                 done.count_down();
-            }));
-        gather(std::move(workers));
+            }).join();
+            if (i < 2) {
+                // A wake makes the waiter ready at once: one woken early is no longer counted.
+                CHECK(!done.try_wait());
+                CHECK(this_scheduler_statistics().tasks_waiting == 1);
+            }
+        }
         CHECK(done.try_wait());
-        waiter.join();
+        CHECK(waiter.join() == 3);
         done.wait();  // at once: reached zero, and stays there
     });
-    REQUIRE(out.size() == 4);
-    CHECK(out.back() == "waiter");
 }
 
 TEST_CASE("latch: arrive_and_wait, count_down by more than one") {
@@ -128,23 +129,25 @@ TEST_CASE("latch: destroyed while a task waits, the wait throws fiber_error") {
     });
 }
 
-TEST_CASE("wait_group: wait for the work in flight; reusable once back at zero"
-          * spindle_test::single_worker()) {
+TEST_CASE("wait_group: wait for the work in flight; reusable once back at zero") {
     run([] {
         wait_group group;
         CHECK(group.count() == 0);
         group.wait();  // nothing in flight
-        int finished = 0;
+        std::atomic<int> finished{0};
         for (int round = 0; round < 2; ++round) {
+            latch go(1);  // holds the work back until the count is seen (other workers run it)
             for (int i = 0; i < 4; ++i) {
                 group.add();
                 spawn([&] {
+                    go.wait();
                     this_fiber::yield();
                     ++finished;
                     group.done();
                 }).detach();
             }
             CHECK(group.count() == 4);
+            go.count_down();
             group.wait();
             CHECK(group.count() == 0);
             CHECK(finished == 4 * (round + 1));

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 #include <csignal>
 #include <memory>
@@ -22,6 +23,23 @@
 using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+// until_counted() is until_waiting(count) with `may_end` counted as waiting once it has ended:
+// a waiter with a short deadline can leave its wait before the count is seen. done() is read
+// before the count, so the task is never counted twice.
+bool until_counted(std::uint64_t count, const task<bool>& may_end) {
+    const auto give_up = clock_type::now() + std::chrono::seconds(30);
+    for (;;) {
+        const std::uint64_t ended = may_end.done() ? 1 : 0;
+        if (this_scheduler_statistics().tasks_waiting + ended >= count) return true;
+        if (clock_type::now() > give_up) return false;
+        this_fiber::yield();
+    }
+}
+
+}  // namespace
 
 TEST_CASE("semaphore: permits are taken and given back; at most `initial` holders at once") {
     run([] {
@@ -86,14 +104,16 @@ TEST_CASE("semaphore: try_acquire_for succeeds, or returns false at the deadline
     });
 }
 
-TEST_CASE("semaphore: a cancelled or timed-out waiter takes nothing, and the next one gets it"
-          * spindle_test::single_worker()) {
+TEST_CASE("semaphore: a cancelled or timed-out waiter takes nothing, and the next one gets it") {
     run([] {
         semaphore s(0);
+        // They queue in this order: the cancelled one and the timed-out one ahead of patient.
         auto cancelled_one = spawn([&] { s.acquire(); });
+        REQUIRE(spindle_test::until_waiting(1));
         auto timed_out = spawn([&] { return s.try_acquire_for(1ms); });
+        REQUIRE(until_counted(2, timed_out));
         auto patient = spawn([&] { s.acquire(); });
-        this_fiber::yield();
+        REQUIRE(until_counted(3, timed_out));
         cancelled_one.cancel();
         CHECK_THROWS_AS(cancelled_one.join(), cancelled);
         CHECK(!timed_out.join());

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,8 +38,9 @@ TEST_CASE("mutex: excludes across suspensions, with std::lock_guard") {
     });
 }
 
-TEST_CASE("mutex: a waiting task is suspended while others run, and locks are handed in order"
-          * spindle_test::single_worker()) {
+TEST_CASE("mutex: a waiting task is suspended while others run, and locks are handed in order") {
+    // a and b write `out` only while they hold m, the free runner only while this task holds
+    // it and both wait (its join orders that before the unlock): one writer at a time.
     std::vector<std::string> out;
     run([&] {
         spindle::mutex m;
@@ -47,16 +49,20 @@ TEST_CASE("mutex: a waiting task is suspended while others run, and locks are ha
             std::lock_guard guard(m);
             out.push_back("a");
         });
+        REQUIRE(spindle_test::until_waiting(1));  // a waits first
         auto b = spawn([&] {
             std::lock_guard guard(m);
             out.push_back("b");
         });
+        REQUIRE(spindle_test::until_waiting(2));
         auto free_runner = spawn([&] { out.push_back("free"); });
-        this_fiber::yield();
+        free_runner.join();  // it runs to its end while a and b wait
+        CHECK(!a.done());
+        CHECK(!b.done());
         out.push_back("unlock");
         lock.unlock();
         CHECK(!m.try_lock());  // handed to a already, not released
-        gather(std::move(a), std::move(b), std::move(free_runner));
+        gather(std::move(a), std::move(b));
     });
     CHECK(out == std::vector<std::string>{"free", "unlock", "a", "b"});
 }
@@ -125,37 +131,49 @@ TEST_CASE("mutex: a task that ended holding it leaves it locked; a new task does
     }
 }
 
-TEST_CASE("condition_variable: notify_one wakes the longest waiter, notify_all the rest"
-          * spindle_test::single_worker()) {
-    std::vector<std::string> out;
+TEST_CASE("condition_variable: notify_one wakes the longest waiter, notify_all the rest") {
+    std::vector<std::string> out;  // written under m
     run([&] {
         spindle::mutex m;
         spindle::condition_variable cv;
         int permits = 0;
         std::vector<task<void>> waiters;
-        for (int i = 0; i < 3; ++i)
+        for (int i = 0; i < 3; ++i) {
             waiters.push_back(spawn([&, i] {
                 std::unique_lock lock(m);
                 cv.wait(lock, [&] { return permits > 0; });
                 --permits;
                 out.push_back("woke " + std::to_string(i));
             }));
-        this_fiber::yield();
+            // Nobody else holds m, so a waiter counted in a wait waits on cv: they queue in
+            // order 0, 1, 2.
+            REQUIRE(spindle_test::until_waiting(static_cast<std::uint64_t>(i) + 1));
+        }
         {
             std::lock_guard guard(m);
             permits = 1;
         }
         cv.notify_one();
-        this_fiber::yield();
-        CHECK(out == std::vector<std::string>{"woke 0"});
+        // Had it woken 1 or 2, that one takes the permit and 0 waits on: a deadlock_error.
+        waiters[0].join();
         {
             std::lock_guard guard(m);
+            CHECK(out == std::vector<std::string>{"woke 0"});
             permits = 2;
         }
         cv.notify_all();
-        gather(std::move(waiters));
+        waiters[1].join();
+        waiters[2].join();
     });
-    CHECK(out == std::vector<std::string>{"woke 0", "woke 1", "woke 2"});
+    REQUIRE(out.size() == 3);
+    CHECK(out[0] == "woke 0");
+    // The two woken at once then race for m on several workers; one worker runs them in the
+    // order they were woken.
+    if (spindle_test::test_threads() == 1)
+        CHECK(out == std::vector<std::string>{"woke 0", "woke 1", "woke 2"});
+    else
+        CHECK(((out[1] == "woke 1" && out[2] == "woke 2") ||
+               (out[1] == "woke 2" && out[2] == "woke 1")));
 }
 
 TEST_CASE("condition_variable: wait_for times out, or returns early when notified") {
