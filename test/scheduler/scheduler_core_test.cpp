@@ -104,6 +104,8 @@ TEST_CASE("scheduler: join returns the result, rethrows the exception") {
     });
 }
 
+// (One worker: with several, another worker may start the child before the join, which then
+// waits for it, and `other` may run at any time.)
 TEST_CASE("scheduler: join of a task that has not started runs it at once"
           * spindle_test::single_worker()) {
     std::vector<std::string> out;

@@ -75,6 +75,8 @@ void ping_pong(spindle::scheduler& s) {
 
 }  // namespace
 
+// (One worker: the turns' order, and that a yield switches at all, is what one worker gives;
+// with several, ping and pong run at once.)
 TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON"
           * spindle_test::single_worker()) {
     spindle::scheduler s;
@@ -152,6 +154,8 @@ TEST_CASE("stop_trace ends the recording and an unwritable path throws std::syst
                     std::system_error);
 }
 
+// (One worker: the counts seen from inside the tasks and the number of switches are those of
+// one worker's order of turns.)
 TEST_CASE("statistics count the tasks alive, ready, waiting and running, switches and stacks"
           * spindle_test::single_worker()) {
     spindle::scheduler s;
