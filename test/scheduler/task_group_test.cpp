@@ -190,13 +190,19 @@ TEST_CASE("task_group: the object form; wait() throws, the destructor waits") {
     run([&] {
         std::atomic<int> done{0};  // the tasks may end on several workers at once
         {
+            // The tasks sleep until they have been counted (a flag, not a time: with several
+            // workers a short sleep may end before the count), and are still asleep when the
+            // destructor begins.
+            std::atomic<bool> counted{false};
             task_group group;
             for (int i = 0; i < 3; ++i)
                 group.spawn([&] {
+                    while (!counted) this_fiber::sleep_for(1ms);
                     this_fiber::sleep_for(1ms);
                     ++done;
                 });
             CHECK(group.size() == 3);
+            counted = true;
         }
         CHECK(done.load() == 3);
 
