@@ -1,6 +1,7 @@
 // Generators driven from scheduler tasks: a task can park inside a generator's body (waiting
 // on a channel or a timer from there), and another task can reach the same generator meanwhile.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/channel.hpp>
@@ -24,11 +25,11 @@ using spindle::yielder;
 namespace this_fiber = spindle::this_fiber;
 using namespace std::chrono_literals;
 
-// (One worker: with several, the generator's body may run on one thread while the other task
-// reads its state on another; a generator shared between tasks then needs their own locking, and
-// the refusal is a best effort. threads.md, "What user code may assume".)
-TEST_CASE("generator tasks: a task parked inside a generator's body makes it running elsewhere" *
-          spindle_test::single_worker()) {
+// (With several workers a generator's body may run on one thread while another task reads its
+// state on another, and the refusal is then a best effort (threads.md, "What user code may
+// assume"); here "other" touches the generator only once "main" is counted in its wait, parked
+// inside the body, so the refusal is certain on any number of workers.)
+TEST_CASE("generator tasks: a task parked inside a generator's body makes it running elsewhere") {
     // Task "main" parks inside the body (a channel receive); task "other" then resumes,
     // raises into and closes the same generator. Python: "generator already executing"; the
     // message must not claim the generator was resumed from inside itself.
@@ -50,6 +51,7 @@ TEST_CASE("generator tasks: a task parked inside a generator's body makes it run
                     messages.push_back(e.what());
                 }
             };
+            CHECK(spindle_test::until_waiting(1));  // main, parked inside the body
             record([&] { g.next(); });
             record([&] { g.raise(std::runtime_error("x")); });
             record([&] { g.close(); });
@@ -66,17 +68,22 @@ TEST_CASE("generator tasks: a task parked inside a generator's body makes it run
     }
 }
 
-// (One worker: with several, the generator's body may run on one thread while the other task
-// reads its state on another; a generator shared between tasks then needs their own locking, and
-// the refusal is a best effort. threads.md, "What user code may assume".)
-TEST_CASE("generator tasks: a task parked in sleep_for inside a generator; another resumes it" *
-          spindle_test::single_worker()) {
+// (With several workers the refusal is certain only while the body's task is parked (see
+// above): the body sleeps until cancelled, and "other" tries once the sleeper is counted in its
+// wait.)
+TEST_CASE("generator tasks: a task parked in sleep_for inside a generator; another resumes it") {
     std::string message;
     spindle::run([&] {
         generator<int> g([&](yielder<int>& yield) {
-            spindle::this_fiber::sleep_for(std::chrono::milliseconds(1));
+            try {
+                spindle::this_fiber::sleep_for(std::chrono::hours(1));
+            } catch (const spindle::cancelled&) {
+                // The sleep's end: the body goes on.
+            }
             yield(1);
         });
+        auto sleeper = spindle::spawn([&] { return g.next(); });
+        REQUIRE(spindle_test::until_waiting(1));  // parked in the sleep, inside the body
         auto other = spindle::spawn([&] {
             try {
                 g.next();
@@ -84,8 +91,9 @@ TEST_CASE("generator tasks: a task parked in sleep_for inside a generator; anoth
                 message = e.what();
             }
         });
-        CHECK(g.next() == 1);
         other.join();
+        sleeper.cancel();
+        CHECK(sleeper.join() == std::optional<int>(1));
     });
     CHECK(message.find("already running in another task") != std::string::npos);
 }

@@ -18,6 +18,8 @@ using example_test::run_example_program;
 
 }  // namespace
 
+// (One worker, these four: each checks the order of the example's printed lines, which is the
+// order of one worker's turns.)
 TEST_CASE("example round_robin: two tasks print alternately" *
           spindle_test::single_worker()) {
     const program_output out = run_example_program("round_robin");

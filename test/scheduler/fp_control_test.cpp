@@ -59,6 +59,8 @@ TEST_CASE("task fp: with task_fp = own run() returns with its caller's state") {
 }
 
 #if !SPINDLE_CONTEXT_FCONTEXT
+// (One worker: the state is the thread's, and with several workers b may run on another thread
+// than a; threads.md says a task must restore what it changed before it suspends there.)
 TEST_CASE("task fp: by default tasks share the thread's floating-point control state"
           * spindle_test::single_worker()) {
     // As C++20 coroutines on one thread do. (With the Boost.Context backend every context

@@ -56,6 +56,9 @@ TEST_CASE("poller: a scheduler that does no I/O opens no poller, and drops one w
     CHECK_FALSE(had_poller);
 }
 
+// (One worker: the tasks park by hand through the worker's one-worker path, without the core
+// lock, and the case checks the order the resumed tasks run in, which several workers do not
+// keep.)
 TEST_CASE("poller: completions posted from other threads resume their tasks in order"
           * spindle_test::single_worker()) {
     std::vector<int> order;

@@ -60,6 +60,8 @@ void sleep_until_cancelled() {
 
 }  // namespace
 
+// (One worker: a dump lists a scheduler with several workers' tasks only while it does not run,
+// as the case below checks; these two dump a running one from inside.)
 TEST_CASE("dump_tasks: every task with its state, wait, spawn site and stack"
           * spindle_test::single_worker()) {
     std::string text;

@@ -1,5 +1,6 @@
 // Task groups and as_completed.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/scheduler.hpp>
@@ -86,8 +87,7 @@ TEST_CASE("task_group: a failure cancels the other tasks and the body; exception
     });
 }
 
-TEST_CASE("task_group: every failure is kept, in the order they happened"
-          * spindle_test::single_worker()) {
+TEST_CASE("task_group: every failure is kept, in the order they happened") {
     run([&] {
         try {
             with_task_group([&](task_group& group) {
@@ -99,7 +99,9 @@ TEST_CASE("task_group: every failure is kept, in the order they happened"
                     }
                 });
                 group.spawn([] {
-                    this_fiber::yield();
+                    // Fails once the other task sleeps and the body waits on the group: the
+                    // other's failure comes from the cancellation this one causes, after it.
+                    CHECK(spindle_test::until_waiting(2));
                     throw std::logic_error("first");
                 });
             });
@@ -184,25 +186,30 @@ TEST_CASE("task_group: cancelling the task that waits cancels the group's tasks 
     });
 }
 
-TEST_CASE("task_group: the object form; wait() throws, the destructor waits"
-          * spindle_test::single_worker()) {
+TEST_CASE("task_group: the object form; wait() throws, the destructor waits") {
     run([&] {
-        int done = 0;
+        std::atomic<int> done{0};  // the tasks may end on several workers at once
         {
+            // The tasks sleep until they have been counted (a flag, not a time: with several
+            // workers a short sleep may end before the count), and are still asleep when the
+            // destructor begins.
+            std::atomic<bool> counted{false};
             task_group group;
             for (int i = 0; i < 3; ++i)
                 group.spawn([&] {
+                    while (!counted) this_fiber::sleep_for(1ms);
                     this_fiber::sleep_for(1ms);
                     ++done;
                 });
             CHECK(group.size() == 3);
+            counted = true;
         }
-        CHECK(done == 3);
+        CHECK(done.load() == 3);
 
         task_group group;
         group.spawn([] { throw std::runtime_error("x"); });
-        this_fiber::yield();
-        bool late_ran = false;
+        while (group.size() != 0) this_fiber::yield();  // it failed: the group is cancelling
+        std::atomic<bool> late_ran{false};
         group.spawn([&] { late_ran = true; });  // the group is cancelling: it never runs
         CHECK_THROWS_AS(group.wait(), exception_group);
         CHECK(!late_ran);
@@ -292,18 +299,21 @@ TEST_CASE("as_completed: tasks come out in the order they finish") {
     });
 }
 
-TEST_CASE("as_completed: finished tasks first, failures through join, and misuse"
-          * spindle_test::single_worker()) {
+TEST_CASE("as_completed: finished tasks first, failures through join, and misuse") {
     run([&] {
+        // The first task sleeps until the finished one has come out (a flag, not a time: with
+        // several workers a short sleep may end before the other task finishes).
+        std::atomic<bool> first_out{false};
         std::vector<task<int>> tasks;
-        tasks.push_back(spawn([] {
-            this_fiber::sleep_for(1ms);
+        tasks.push_back(spawn([&first_out] {
+            while (!first_out) this_fiber::sleep_for(1ms);
             return 1;
         }));
         tasks.push_back(spawn([]() -> int { throw std::runtime_error("bad"); }));
-        tasks.back().wait_for(0s);  // finished before as_completed sees it
+        while (!tasks.back().done()) this_fiber::yield();  // finished before as_completed sees it
         auto order = as_completed(std::move(tasks));
         task<int> first = order.next();
+        first_out = true;
         CHECK_THROWS_WITH_AS(first.join(), "bad", std::runtime_error);
         CHECK(order.next().join() == 1);
         CHECK(!order.next().id());

@@ -3,6 +3,7 @@
 
 #include "allocation_failure.hpp"
 #include "child_process.hpp"
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/errors.hpp>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -28,15 +30,22 @@ using namespace std::chrono_literals;
 namespace {
 
 // events is what the values' constructors and destructors did, in order; each test clears it.
+// Tasks on several workers may add to it at once: they do under events_lock.
 std::vector<std::string> events;
+std::mutex events_lock;
+
+void log_event(std::string event) {
+    std::lock_guard<std::mutex> hold(events_lock);
+    events.push_back(std::move(event));
+}
 
 // logged says when it is made and destroyed.
 struct logged {
     std::string name;
-    explicit logged(std::string n) : name(std::move(n)) { events.push_back("+" + name); }
+    explicit logged(std::string n) : name(std::move(n)) { log_event("+" + name); }
     logged(const logged&) = delete;
     logged& operator=(const logged&) = delete;
-    ~logged() { events.push_back("-" + name); }
+    ~logged() { log_event("-" + name); }
 };
 
 // counted counts the live values of the tests that check none is leaked.
@@ -170,8 +179,7 @@ TEST_CASE("task_local: get_if() makes nothing; reset() destroys, and get() makes
     CHECK(events == std::vector<std::string>{"+v1", "-v1", "+v2", "-v2"});
 }
 
-TEST_CASE("task_local: a task's values are destroyed last made first, before join() returns"
-          * spindle_test::single_worker()) {
+TEST_CASE("task_local: a task's values are destroyed last made first, before join() returns") {
     static task_local<logged> first([] { return logged("first"); });
     static task_local<logged> second([] { return logged("second"); });
     events.clear();
@@ -181,20 +189,25 @@ TEST_CASE("task_local: a task's values are destroyed last made first, before joi
             capture(const capture&) = default;
             // The function goes before the values: what it captured may still use them.
             ~capture() {
-                if (armed) events.push_back("function (first is " + first->name + ")");
+                if (armed) log_event("function (first is " + first->name + ")");
             }
             bool armed = false;
         };
         capture c;
-        auto t = spawn([c]() mutable {
+        // The task keeps its values until this task has looked at them (flags, not a yield:
+        // with several workers the two run at once).
+        std::atomic<bool> made{false}, looked{false};
+        auto t = spawn([c, &made, &looked]() mutable {
             c.armed = true;
             (void)second.get();
             (void)first.get();
-            this_fiber::yield();
+            made = true;
+            while (!looked) this_fiber::yield();
         });
-        this_fiber::yield();
+        while (!made) this_fiber::yield();
         CHECK(!t.done());
         CHECK(events == std::vector<std::string>{"+second", "+first"});
+        looked = true;
         t.join();
         CHECK(events == std::vector<std::string>{"+second", "+first", "function (first is first)",
                                                  "-first", "-second"});
@@ -215,8 +228,7 @@ TEST_CASE("task_local: values are destroyed when the task throws") {
     });
 }
 
-TEST_CASE("task_local: values are destroyed when the task is cancelled"
-          * spindle_test::single_worker()) {
+TEST_CASE("task_local: values are destroyed when the task is cancelled") {
     static task_local<logged> value([] { return logged("sleeper's"); });
     events.clear();
     run([] {
@@ -224,7 +236,7 @@ TEST_CASE("task_local: values are destroyed when the task is cancelled"
             (void)value.get();
             this_fiber::sleep_for(1h);
         });
-        this_fiber::yield();
+        REQUIRE(spindle_test::until_waiting(1));  // it made its value and sleeps
         CHECK(events == std::vector<std::string>{"+sleeper's"});
         t.cancel();
         CHECK_THROWS_AS(t.join(), cancelled);
@@ -232,21 +244,21 @@ TEST_CASE("task_local: values are destroyed when the task is cancelled"
     });
 }
 
-TEST_CASE("task_local: a task cancelled before it started never made a value"
-          * spindle_test::single_worker()) {
-    static int calls = 0;
+TEST_CASE("task_local: a task cancelled before it started never made a value") {
+    // Cancelled before run(): with several workers a task spawned inside run() may be started
+    // by another worker before the spawner's next line; one spawned before cannot.
+    static std::atomic<int> calls{0};
     static task_local<int> value([] { return ++calls; });
     calls = 0;
-    run([] {
-        auto t = spawn([] { (void)value.get(); });
-        t.cancel();
-        CHECK_THROWS_AS(t.join(), cancelled);
-    });
-    CHECK(calls == 0);
+    scheduler s;
+    auto t = s.spawn([] { (void)value.get(); });
+    t.cancel();
+    s.spawn([&t] { CHECK_THROWS_AS(t.join(), cancelled); }).detach();
+    s.run();
+    CHECK(calls.load() == 0);
 }
 
-TEST_CASE("task_local: a scheduler destroyed with suspended tasks destroys their values"
-          * spindle_test::single_worker()) {
+TEST_CASE("task_local: a scheduler destroyed with suspended tasks destroys their values") {
     static task_local<logged> value([] { return logged("suspended"); });
     events.clear();
     {
@@ -256,7 +268,8 @@ TEST_CASE("task_local: a scheduler destroyed with suspended tasks destroys their
                 (void)value.get();
                 this_fiber::sleep_for(1h);
             }).detach();
-        auto first = s.spawn([] { this_fiber::yield(); });
+        // It ends once the three sleep: then each made its value.
+        auto first = s.spawn([] { CHECK(spindle_test::until_waiting(3)); });
         s.run_until_complete(first);
         first.join();
         CHECK(events == std::vector<std::string>(3, "+suspended"));

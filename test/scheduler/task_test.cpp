@@ -24,15 +24,16 @@ using namespace spindle;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("cancel: a task that has not started never runs; join throws cancelled"
-          * spindle_test::single_worker()) {
-    bool ran = false;
-    run([&] {
-        auto t = spawn([&] { ran = true; });
-        t.cancel();
-        CHECK(t.done());
-        CHECK_THROWS_AS(t.join(), cancelled);
-    });
+TEST_CASE("cancel: a task that has not started never runs; join throws cancelled") {
+    // Cancelled before run(): with several workers a task spawned inside run() may be started
+    // by another worker before the spawner's next line; one spawned before cannot.
+    std::atomic<bool> ran{false};
+    scheduler s;
+    auto t = s.spawn([&] { ran = true; });
+    t.cancel();
+    CHECK(t.done());
+    s.spawn([&] { CHECK_THROWS_AS(t.join(), cancelled); }).detach();
+    s.run();
     CHECK(!ran);
 }
 
@@ -69,17 +70,26 @@ TEST_CASE("cancel: cancelled is not caught by catch (const std::exception&)") {
     });
 }
 
-TEST_CASE("cancel: a ready task throws at the suspension it is resumed from"
-          * spindle_test::single_worker()) {
+TEST_CASE("cancel: a ready task throws at the suspension it is resumed from") {
     run([] {
         std::vector<std::string> out;
+        std::atomic<bool> started{false}, cancel_made{false};
         auto yielder = spawn([&] {
             out.push_back("before");
-            this_fiber::yield();
+            started = true;
+            // Yields until the cancel comes: on one worker it is ready in the queue then; on
+            // several it may also be running, and throws at its next yield. A yield begun after
+            // cancel() returned must throw, so one that returns is a failure, not a hang.
+            for (;;) {
+                const bool after_cancel = cancel_made;
+                this_fiber::yield();
+                if (after_cancel) break;
+            }
             out.push_back("not reached");
         });
-        this_fiber::yield();  // yielder runs and is back in the ready queue
+        while (!started) this_fiber::yield();
         yielder.cancel();
+        cancel_made = true;
         CHECK_THROWS_AS(yielder.join(), cancelled);
         CHECK(out == std::vector<std::string>{"before"});
     });
@@ -115,14 +125,13 @@ TEST_CASE("cancel: a task may catch cancelled once and carry on") {
     });
 }
 
-TEST_CASE("cancel: a finished task is left alone" * spindle_test::single_worker()) {
+TEST_CASE("cancel: a finished task is left alone") {
     run([] {
         auto t = spawn([] { return 3; });
         CHECK(t.join() == 3);
         t.cancel();
         auto u = spawn([] { return 4; });
-        this_fiber::yield();
-        CHECK(u.done());
+        while (!u.done()) this_fiber::yield();  // finished, not joined
         u.cancel();
         CHECK(u.join() == 4);
     });

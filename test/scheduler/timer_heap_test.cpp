@@ -38,6 +38,8 @@ TEST_CASE("timers: a task never wakes before its deadline") {
     });
 }
 
+// (One worker, this case and the 10,000 below: the timers fire in deadline order on any number
+// of workers, but only one runs the woken tasks in that order.)
 TEST_CASE("timers: tasks wake in deadline order, equal deadlines in the order they slept"
           * spindle_test::single_worker()) {
     std::vector<int> woke;
@@ -66,6 +68,8 @@ TEST_CASE("timers: tasks wake in deadline order, equal deadlines in the order th
     CHECK(woke == std::vector<int>{2, 5, 8, 1, 4, 7, 0, 3, 6});
 }
 
+// (One worker: "behind the ready tasks" is one worker's order; with several, `other` may run
+// on another at the same time.)
 TEST_CASE("timers: a deadline in the past still suspends, behind the ready tasks"
           * spindle_test::single_worker()) {
     std::vector<std::string> out;

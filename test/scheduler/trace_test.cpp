@@ -1,6 +1,7 @@
 // Tracing writes Chrome trace-event JSON naming each task's turns in order; statistics count a
 // known workload's tasks, waits and switches.
 
+#include "parked.hpp"
 #include "workers.hpp"
 
 #include <spindle/errors.hpp>
@@ -74,6 +75,8 @@ void ping_pong(spindle::scheduler& s) {
 
 }  // namespace
 
+// (One worker: the turns' order, and that a yield switches at all, is what one worker gives;
+// with several, ping and pong run at once.)
 TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON"
           * spindle_test::single_worker()) {
     spindle::scheduler s;
@@ -95,12 +98,16 @@ TEST_CASE("a trace of a two-task ping-pong shows each turn, in order, as JSON"
     CHECK(spindle::statistics(s).trace_dropped == 0);
 }
 
-TEST_CASE("a suspend in the trace carries its wait reason" * spindle_test::single_worker()) {
+TEST_CASE("a suspend in the trace carries its wait reason") {
     spindle::scheduler s;
     spindle::start_trace(s);
-    // A join of a task that has not started runs it at once: the joiner always suspends, which
-    // a short sleep does not when its deadline has passed before it parks.
-    s.spawn("joiner", [] { spindle::spawn("child", [] {}).join(); }).detach();
+    // The joiner suspends in its join: the child ends only once the joiner is counted in a wait
+    // (a join of a child not started runs it at once; one that another worker started first is
+    // waited for). A short sleep would not do: it does not suspend when its deadline has passed
+    // before it parks.
+    s.spawn("joiner", [] {
+        spindle::spawn("child", [] { CHECK(spindle_test::until_waiting(1)); }).join();
+    }).detach();
     s.run();
     const std::string path = trace_path("reason");
     spindle::write_trace(s, path.c_str());
@@ -110,21 +117,22 @@ TEST_CASE("a suspend in the trace carries its wait reason" * spindle_test::singl
     CHECK(json.find(R"("event":"suspend","reason":"join")") != std::string::npos);
 }
 
-TEST_CASE("a full trace buffer drops the later events, counts them, and still writes JSON"
-          * spindle_test::single_worker()) {
+TEST_CASE("a full trace buffer drops the later events, counts them, and still writes JSON") {
+    // Five tasks that end without a switch: spawn, start and end each, 15 events on any number
+    // of workers. The five spawns come before run(), so the three kept are the first three.
     spindle::scheduler s;
     spindle::start_trace(s, 3);
-    ping_pong(s);
+    for (const char* name : {"t0", "t1", "t2", "t3", "t4"}) s.spawn(name, [] {}).detach();
     s.run();
     const spindle::scheduler_statistics stats = spindle::statistics(s);
     CHECK(stats.trace_events == 3);
-    CHECK(stats.trace_dropped == 11);
+    CHECK(stats.trace_dropped == 12);
     const std::string path = trace_path("full");
     spindle::write_trace(s, path.c_str());
     const std::string json = read_file(path);
     ::unlink(path.c_str());
     CHECK(balanced(json));
-    CHECK(task_events(json).size() == 3);
+    CHECK(task_events(json) == std::vector<std::string>{"t0 i spawn", "t1 i spawn", "t2 i spawn"});
 }
 
 TEST_CASE("without start_trace nothing is recorded, and write_trace says so") {
@@ -146,6 +154,8 @@ TEST_CASE("stop_trace ends the recording and an unwritable path throws std::syst
                     std::system_error);
 }
 
+// (One worker: the counts seen from inside the tasks and the number of switches are those of
+// one worker's order of turns.)
 TEST_CASE("statistics count the tasks alive, ready, waiting and running, switches and stacks"
           * spindle_test::single_worker()) {
     spindle::scheduler s;

@@ -15,6 +15,9 @@
 using namespace spindle;
 using spindle_test::run_in_child;
 
+// (One worker: the case wakes the queue's waiters directly, without the object lock and the
+// claims that wakers of a scheduler with several workers must take (wait_queue.hpp), and checks
+// the order the woken tasks run in, which several workers do not keep.)
 TEST_CASE("wait queue: waiters are woken first in, first out, each with its outcome"
           * spindle_test::single_worker()) {
     detail::wait_queue queue;
