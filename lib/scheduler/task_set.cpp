@@ -151,7 +151,9 @@ void add_to_task_set(task_set* set, task_record* task) {
     core_hold hold(*set->scheduler);
     task->set = set;
     if (task->status == task_status::done) {
-        set->finished.push_back(task);
+        // With several workers a task spawned into a group can run to its end on another
+        // worker before the group adopts it: its failure must still cancel the group.
+        settle_member(set, task);
         return;
     }
     set->running.push_back(task);
@@ -165,8 +167,12 @@ void member_finished(task_record* task) noexcept {
     task_set* set = task->set;
     SPINDLE_ASSERT(set->unfinished > 0, "a task set's member finished twice");
     set->running.remove(task);
-    set->finished.push_back(task);
     --set->unfinished;
+    settle_member(set, task);
+}
+
+void settle_member(task_set* set, task_record* task) noexcept {
+    set->finished.push_back(task);
     if (set->cancel_on_failure && !set->failed && failed_with(task)) {
         set->failed = true;
         cancel_body(set);

@@ -38,5 +38,9 @@ struct task_set {
 // member_finished() moves a member that has just finished to the finished list, applies the
 // set's failure policy and wakes the tasks waiting on the set. complete_task() calls it.
 void member_finished(task_record* task) noexcept;
+// settle_member() is member_finished() for a task already out of the running list (or never in
+// it: one that ended before it was added): it joins the finished list, its failure cancels a
+// group, and the set's waiters wake.
+void settle_member(task_set* set, task_record* task) noexcept;
 
 }  // namespace spindle::detail

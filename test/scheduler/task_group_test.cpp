@@ -87,6 +87,69 @@ TEST_CASE("task_group: a failure cancels the other tasks and the body; exception
     });
 }
 
+TEST_CASE("task_group: a task that fails before the group has taken it still cancels the group") {
+    // group.spawn() queues the task, then the group takes it. With several workers another
+    // worker may run it to its end in between: its failure must cancel the body and the other
+    // tasks all the same. (A group that filed it as finished without a look left them asleep: a
+    // hang in 1 of about 10 runs of this suite under TSan at 8 workers.) The sleeps are bounded:
+    // a missed cancellation fails the case after 30 s instead of hanging it.
+    for (unsigned workers : {1u, 2u, 4u, 8u}) {
+        CAPTURE(workers);
+        scheduler s({.threads = workers});
+        // A sibling is cancelled in its sleep, or before it started (then it never runs).
+        std::atomic<int> groups_failed{0}, bodies_cancelled{0}, siblings_slept{0};
+        constexpr int rounds = 200;
+        auto main = s.spawn([&] {
+            for (int round = 0; round < rounds; ++round) {
+                try {
+                    with_task_group([&](task_group& group) {
+                        group.spawn([&] {
+                            this_fiber::sleep_for(30s);
+                            siblings_slept.fetch_add(1);
+                        });
+                        group.spawn([] { throw std::runtime_error("at once"); });
+                        try {
+                            this_fiber::sleep_for(30s);
+                        } catch (const cancelled&) {
+                            bodies_cancelled.fetch_add(1);
+                            throw;
+                        }
+                    });
+                } catch (const exception_group&) {
+                    groups_failed.fetch_add(1);
+                }
+            }
+        });
+        s.run();
+        main.join();
+        CHECK(groups_failed.load() == rounds);
+        CHECK(bodies_cancelled.load() == rounds);
+        CHECK(siblings_slept.load() == 0);
+    }
+}
+
+TEST_CASE("task_group: a task that has failed already when the group takes it cancels the rest") {
+    // The case above, made certain: what group.spawn() does when another worker has run the
+    // task to its end before the group takes it (detail::add_to_task_set() of a finished task).
+    std::atomic<bool> slept{false};
+    run([&] {
+        detail::task_set* set = detail::create_task_set(nullptr, true);
+        auto sleeper = spawn([&] {
+            this_fiber::sleep_for(30s);
+            slept = true;
+        });
+        detail::add_to_task_set(set, detail::task_access::record(sleeper));
+        sleeper.detach();  // the set holds the record now
+        auto failed = spawn([] { throw std::runtime_error("before the group took it"); });
+        while (!failed.done()) this_fiber::yield();
+        detail::add_to_task_set(set, detail::task_access::record(failed));
+        failed.detach();
+        CHECK_THROWS_AS(detail::wait_task_set(set, true), exception_group);
+        detail::destroy_task_set(set);
+    });
+    CHECK_FALSE(slept.load());
+}
+
 TEST_CASE("task_group: every failure is kept, in the order they happened") {
     run([&] {
         try {
