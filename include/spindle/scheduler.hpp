@@ -102,10 +102,15 @@ auto bind_task(F&& fn, Args&&... args) {
         std::forward<F>(fn), {std::forward<Args>(args)...}};
 }
 
-/// spawn_on() creates a task on `core` and queues it.
+/// schedule_member() is schedule_task() for a task spawned into `set` (a task group's): it
+/// joins the set before any worker can run it, and in a group cancelling after a failure it
+/// never runs (it ends cancelled at once).
+void schedule_member(task_set* set, task_record* task);
+
+/// spawn_on() creates a task on `core` and queues it; into `set`, when given, first.
 template <class F>
 task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&& fn,
-                                spawn_site where) {
+                                spawn_site where, task_set* set = nullptr) {
     using Function = std::decay_t<F>;
     using Result = task_result_t<F>;
     using Payload = task_payload<Function, Result>;
@@ -118,7 +123,10 @@ task<task_result_t<F>> spawn_on(scheduler_core* core, std::string_view name, F&&
         discard_task(record);
         throw;
     }
-    schedule_task(record);
+    if (set)
+        schedule_member(set, record);
+    else
+        schedule_task(record);
     return task_access::adopt<Result>(record);
 }
 

@@ -97,14 +97,17 @@ public:
     template <class F>
         requires detail::task_function<F>
     void spawn(F&& fn, detail::spawn_site where = detail::spawn_site::current()) {
-        adopt(detail::spawn_on(detail::scheduler_for_spawn(set_), {}, std::forward<F>(fn), where));
+        // The group holds the record: the handle goes.
+        detail::spawn_on(detail::scheduler_for_spawn(set_), {}, std::forward<F>(fn), where, set_)
+            .detach();
     }
     /// spawn(name, fn) also names the task.
     template <class F>
         requires detail::task_function<F>
     void spawn(std::string_view name, F&& fn,
                detail::spawn_site where = detail::spawn_site::current()) {
-        adopt(detail::spawn_on(detail::scheduler_for_spawn(set_), name, std::forward<F>(fn), where));
+        detail::spawn_on(detail::scheduler_for_spawn(set_), name, std::forward<F>(fn), where, set_)
+            .detach();
     }
     /// spawn(fn, args...) starts fn(args...), copying the function and arguments as std::thread.
     template <class F, class Arg, class... Args>
@@ -148,12 +151,6 @@ public:
     }
 
 private:
-    template <class T>
-    void adopt(task<T>&& t) {
-        detail::add_to_task_set(set_, detail::task_access::record(t));
-        t.detach();  // the group holds the record now
-    }
-
     detail::task_set* set_;
     int uncaught_;
 };

@@ -151,13 +151,26 @@ void add_to_task_set(task_set* set, task_record* task) {
     core_hold hold(*set->scheduler);
     task->set = set;
     if (task->status == task_status::done) {
-        // With several workers a task spawned into a group can run to its end on another
-        // worker before the group adopts it: its failure must still cancel the group.
+        // A task that ended before it was added (with several workers, any task another
+        // worker ran): its failure still cancels a group.
         settle_member(set, task);
         return;
     }
     set->running.push_back(task);
     ++set->unfinished;
+    // A group cancelling its tasks after a failure cancels a newcomer too (as a Trio nursery
+    // does): it never runs, and its cancellation is not a failure.
+    if (set->failed) cancel_task(task);
+}
+
+void schedule_member(task_set* set, task_record* task) {
+    // Joined under the core lock before it is queued: no worker can run it to its end before
+    // the set knows it, nor start it before a cancelling group has cancelled it.
+    core_hold hold(*set->scheduler);
+    task->set = set;
+    set->running.push_back(task);
+    ++set->unfinished;
+    schedule_task(task);
     // A group cancelling its tasks after a failure cancels a newcomer too (as a Trio nursery
     // does): it never runs, and its cancellation is not a failure.
     if (set->failed) cancel_task(task);

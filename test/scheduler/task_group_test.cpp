@@ -88,11 +88,12 @@ TEST_CASE("task_group: a failure cancels the other tasks and the body; exception
 }
 
 TEST_CASE("task_group: a task that fails before the group has taken it still cancels the group") {
-    // group.spawn() queues the task, then the group takes it. With several workers another
-    // worker may run it to its end in between: its failure must cancel the body and the other
-    // tasks all the same. (A group that filed it as finished without a look left them asleep: a
-    // hang in 1 of about 10 runs of this suite under TSan at 8 workers.) The sleeps are bounded:
-    // a missed cancellation fails the case after 30 s instead of hanging it.
+    // group.spawn() used to queue the task and then add it to the group. With several workers
+    // another worker could run it to its end in between, and the group filed it as finished
+    // without a look at its failure: the body and the other tasks slept on (a hang in 1 of about
+    // 10 runs of this suite under TSan at 8 workers). Now the task joins the group before it is
+    // queued. The sleeps are bounded: a missed cancellation fails the case after 30 s instead of
+    // hanging it.
     for (unsigned workers : {1u, 2u, 4u, 8u}) {
         CAPTURE(workers);
         scheduler s({.threads = workers});
@@ -129,8 +130,8 @@ TEST_CASE("task_group: a task that fails before the group has taken it still can
 }
 
 TEST_CASE("task_group: a task that has failed already when the group takes it cancels the rest") {
-    // The case above, made certain: what group.spawn() does when another worker has run the
-    // task to its end before the group takes it (detail::add_to_task_set() of a finished task).
+    // A finished task added to a group (detail::add_to_task_set(), which as_completed() uses
+    // too, and group.spawn() did): its failure cancels the group as if it had ended there.
     std::atomic<bool> slept{false};
     run([&] {
         detail::task_set* set = detail::create_task_set(nullptr, true);
