@@ -33,24 +33,20 @@ public:
     // reserve_slot() makes room for one more task that may be queued; std::bad_alloc leaves
     // the queue as it was. The ring keeps twice as many slots as are reserved, so that a full
     // ring is at least half holes and squeezing them out costs O(1) per push, amortised.
-    void reserve_slot() {
-        if (2 * (reserved_ + 1) > capacity()) grow();
-        ++reserved_;
-    }
+    void reserve_slot() { reserve_slots(1); }
     // release_slot() gives back the slot of a task that will never be queued again.
-    void release_slot() noexcept {
-        SPINDLE_ASSERT(reserved_ > queued(), "a queue slot released while its task is queued");
-        --reserved_;
-    }
+    void release_slot() noexcept { release_slots(1); }
     // reserve_slots() makes room for `count` more tasks at once (several workers reserve in
     // chunks, scheduler_core::slots_room); std::bad_alloc leaves the reservation as it was.
     void reserve_slots(std::size_t count) {
         while (2 * (reserved_ + count) > capacity()) grow();
         reserved_ += count;
     }
-    // release_slots() undoes reserve_slots(`count`) (a later worker's queue could not grow).
+    // release_slots() gives back `count` slots, or undoes reserve_slots(`count`) (a later
+    // worker's queue could not grow).
     void release_slots(std::size_t count) noexcept {
-        SPINDLE_ASSERT(reserved_ >= count + queued(), "queue slots released while in use");
+        SPINDLE_ASSERT(reserved_ >= count + queued(),
+                       "a queue slot released while its task is queued");
         reserved_ -= count;
     }
 

@@ -164,16 +164,12 @@ void add_to_task_set(task_set* set, task_record* task) {
 }
 
 void schedule_member(task_set* set, task_record* task) {
-    // Joined under the core lock before it is queued: no worker can run it to its end before
-    // the set knows it, nor start it before a cancelling group has cancelled it.
+    // Queued and added under one hold of the core lock: no other worker can start it, or run
+    // it to its end, before the set knows it (nor before a cancelling group has cancelled it).
+    // The task is new, so add_to_task_set()'s checks pass.
     core_hold hold(*set->scheduler);
-    task->set = set;
-    set->running.push_back(task);
-    ++set->unfinished;
     schedule_task(task);
-    // A group cancelling its tasks after a failure cancels a newcomer too (as a Trio nursery
-    // does): it never runs, and its cancellation is not a failure.
-    if (set->failed) cancel_task(task);
+    add_to_task_set(set, task);
 }
 
 void member_finished(task_record* task) noexcept {
