@@ -5,6 +5,7 @@
 // bounded (a failure, not a hang).
 
 #include "child_process.hpp"
+#include "parked.hpp"
 #include "under_valgrind.hpp"
 #include "workers.hpp"
 
@@ -32,22 +33,11 @@
 
 using namespace spindle;
 using namespace std::chrono_literals;
+using spindle_test::spin_until;
 
 namespace {
 
 constexpr unsigned worker_counts[] = {2, 4, 8};
-
-// spin_until() busy-waits, without yielding, until `done` holds or a generous bound passes (the
-// case then fails instead of hanging): what a task does to prove that another runs meanwhile on
-// another thread.
-template <class Condition>
-bool spin_until(Condition done) {
-    const auto give_up = std::chrono::steady_clock::now() + 30s;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > give_up) return false;
-    }
-    return true;
-}
 
 // cpu_time() is the CPU time the process has used, user and system.
 std::chrono::microseconds cpu_time() {

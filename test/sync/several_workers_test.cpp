@@ -4,6 +4,7 @@
 // task that computes without yielding leave queued tasks their turn. Each case runs at 2, 4 and 8
 // workers.
 
+#include "parked.hpp"
 #include "under_valgrind.hpp"
 #include "workers.hpp"
 
@@ -259,10 +260,7 @@ TEST_CASE("several workers: a sender that yields while every other worker spins 
             for (unsigned i = 1; i < workers; ++i)
                 spinners.push_back(spawn([&] {
                     spinning.fetch_add(1);
-                    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-                    while (!sent.load())
-                        if (std::chrono::steady_clock::now() > give_up) return false;
-                    return true;
+                    return spindle_test::spin_until([&] { return sent.load(); });
                 }));
             while (spindle::this_scheduler_statistics().tasks_waiting < 1) this_fiber::yield();
             ch.send(9);
