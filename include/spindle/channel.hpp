@@ -346,10 +346,12 @@ private:
             if (!detail::in_task()) return detail::wait_here(queue, w, guard, what, deadline);
         }
         // Without a deadline, the wait that has none (its test folds away inline).
-        if (deadline == time_point::max())
+        if (deadline == time_point::max()) {
+            if constexpr (!Locked) return detail::wait_in(queue, w, what);
             detail::begin_wait(queue, w, what);
-        else
+        } else {
             detail::begin_wait_until(queue, w, what, deadline);
+        }
         if constexpr (Locked)
             return detail::end_wait(w, guard);
         else

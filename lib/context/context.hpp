@@ -37,6 +37,15 @@ inline void* switch_context(context_record& from, context_record& to, void* arg,
     return switch_context_unannotated(from, to, arg, thread_exception_state());
 }
 
+// switch_context_from() is switch_context() by a caller that found this thread's switch state
+// before the switch (and reads nothing of it after): one thread-local lookup per switch, not one
+// per field.
+inline void* switch_context_from(thread_switch_state& thread, context_record& from,
+                                 context_record& to, void* arg) noexcept {
+    if (sanitizer_runtime()) [[unlikely]] return switch_context_annotated(from, to, arg, false);
+    return switch_context_unannotated(from, to, arg, thread_exception_state(thread));
+}
+
 // set_first_switch_hook() names a function that runs on each thread before its first switch
 // (the slow path of thread_exception_state(), which every switch takes once per thread), off
 // the hot path: the fiber layer installs its overflow handler's signal stack there.

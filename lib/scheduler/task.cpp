@@ -93,6 +93,11 @@ void report_unjoined_exception(const task_record& task) noexcept {
     }
 }
 
+// park_joiner() parks a joining task, out of line: the switch clobbers every callee-saved
+// register, so a join that inlined it would save them all also on its common path, where the
+// child has not started and runs at once.
+[[gnu::noinline]] void park_joiner(worker* w) noexcept { w->park(); }
+
 // await_task() waits until `task` is done or `deadline` has passed, without taking its result;
 // false at the deadline. Throws cancelled only when the calling task is cancelled (or its timeout
 // scope's deadline passes).
@@ -124,7 +129,7 @@ void report_unjoined_exception(const task_record& task) noexcept {
         set_status(self, task_status::waiting);
         self->outcome = wake_outcome::waiting;
         self->wait_reason = nullptr;
-        w->park();
+        park_joiner(w);
     }
     throw_if_interrupted(self);
     return self->outcome != wake_outcome::timed_out;
@@ -140,7 +145,8 @@ void report_unjoined_exception(const task_record& task) noexcept {
     return await_task_body(task, deadline);
 }
 
-bool await_task(task_record* task, std::chrono::steady_clock::time_point deadline) {
+[[gnu::always_inline]] inline bool await_task(task_record* task,
+                                              std::chrono::steady_clock::time_point deadline) {
     if (task->scheduler->multi) [[unlikely]] return await_task_shared(task, deadline);
     return await_task_body(task, deadline);
 }

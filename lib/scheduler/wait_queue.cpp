@@ -302,6 +302,21 @@ wake_outcome end_wait(waiter& w, held_locks handed) {
     return finish_wait(self);
 }
 
+wake_outcome wait_in(wait_queue& queue, waiter& w, const char* what) {
+    worker* const wk = task_worker();
+    task_record* const self = wk ? wk->running() : nullptr;
+    if (!self || duties_of(self) != 0) [[unlikely]] {
+        link_wait_slow(queue, w, what, true, time_point::max());
+        return end_wait(w);
+    }
+    self->interruptible = true;
+    link_waiter(queue, w, what, self);
+    // Without duties the task is on a scheduler of one worker (several set duty_shared), so
+    // `wk` is its main worker, which end_wait() would reach through the task.
+    wk->park();
+    return finish_wait(self);
+}
+
 waiter* claim_first_shared(wait_queue& queue) noexcept {
     while (waiter* w = queue.head) {
         if (try_claim(*w)) return w;

@@ -689,17 +689,18 @@ void worker::switch_to(task_record* self, task_record* next) noexcept {
     // waits on its parked stack for whoever resumes it.
     const bool fresh = !next->started;
     fiber_control* const arriving = fresh ? next->control : next->park_control;
-    if (self) self->park_control = current_control();
-    set_current_control(arriving);
+    thread_switch_state& thread = switch_state();
+    if (self) self->park_control = thread.innermost;
+    thread.innermost = arriving;
     hand_over(self, next);
     running_ = next;
     set_status(next, task_status::running);
     context_record& from = self ? self->park : loop_;
     if (fresh) [[unlikely]] {
         next->started = true;
-        switch_context(from, next->control->self, next->control);
+        switch_context_from(thread, from, next->control->self, next->control);
     } else {
-        switch_context(from, next->park, nullptr);
+        switch_context_from(thread, from, next->park, nullptr);
     }
     // Back here: whoever switched to `from` may have been a task that finished; its stack can
     // go now that nothing runs on it. Back maybe on another thread, whose worker that is: read

@@ -105,6 +105,10 @@ wake_outcome end_wait(waiter& w);
 // end_wait(w, handed) is end_wait() by a task that holds the locks `handed` of the objects it
 // waits on: they are released once it has switched away.
 wake_outcome end_wait(waiter& w, held_locks handed);
+// wait_in() is begin_wait() and end_wait() in one call, for an interruptible wait with no
+// deadline and no lock to hand over: a channel's wait on a scheduler no other thread touches,
+// the most common wait, takes the task and its worker from the thread once, not twice.
+wake_outcome wait_in(wait_queue& queue, waiter& w, const char* what);
 // end_wait(w, guard) is end_wait() handing over the one lock `guard` holds, if any.
 inline wake_outcome end_wait(waiter& w, object_guard& guard) {
     wait_lock* const lock = guard.hand_over();
