@@ -116,8 +116,8 @@ private:
     }
 
     // warm_limit_for() is how many free stacks of `writable` bytes keep their pages. It divides
-    // once per size and remembers the size it saw last: the division cost about as much as the
-    // rest of a release.
+    // only when the size differs from the last one it saw, so a program that frees stacks of one
+    // size makes no division per release.
     std::size_t warm_limit_for(std::size_t writable) noexcept {
         if (writable != warm_limit_size_) [[unlikely]] {
             warm_limit_ = std::max(kept_stacks_minimum, kept_bytes_per_size / writable);
