@@ -43,6 +43,10 @@ namespace spindle::detail {
 
 struct scheduler_core;
 
+// fairness_interval is how many tasks a worker of several takes from its next turn at most
+// before it serves its queue's front, and how often it looks for a stalled worker's queue.
+inline constexpr unsigned fairness_interval = 61;
+
 class worker {
 public:
     // worker() makes the worker numbered `index` (0: the main worker, on the thread that calls
@@ -398,6 +402,9 @@ private:
     // worker saw at its last fairness look (both under the core lock).
     std::uint64_t picks_ = 0;
     std::uint64_t picks_seen_ = 0;
+    // picks_to_fairness_ counts down to find_ready()'s next fairness pick (a countdown, not
+    // picks_ modulo fairness_interval: the modulo by 61 took a dozen instructions a pick).
+    unsigned picks_to_fairness_ = fairness_interval;
     // waking_for_loop_ is set while next_ready_shared() ends waits (timers, the poll, the
     // inbox): the tasks it wakes go to the queue, not to the next turn.
     bool waking_for_loop_ = false;
@@ -437,10 +444,6 @@ private:
 // the outside world, between two polls that do not block: I/O completions reach a busy queue
 // within that many turns, and the poll's system call is paid once per that many.
 inline constexpr unsigned busy_poll_interval = 64;
-
-// fairness_interval is how many tasks a worker of several takes from its next turn at most
-// before it serves its queue's front, and how often it looks for a stalled worker's queue.
-inline constexpr unsigned fairness_interval = 61;
 
 // stall_watch_period is how often an idle worker looks for a worker stalled on one task while
 // another waits in its next turn. Two looks find a stall, so such a task starts within twice

@@ -226,8 +226,10 @@ task_record* worker::find_ready() noexcept {
     // would otherwise hold this worker for ever through it, and the queue (tasks woken by timers,
     // new tasks, the pairs it displaced) would never run. Go's runnext shares one time slice
     // for the same reason. The pick also takes work queued behind another worker's long task.
-    const bool fairness_pick = ++picks_ % fairness_interval == 0;
+    ++picks_;
+    const bool fairness_pick = --picks_to_fairness_ == 0;
     if (fairness_pick) [[unlikely]] {
+        picks_to_fairness_ = fairness_interval;
         if (task_record* task = take_from_stalled_worker()) return task;
         if (task_record* task = ready_.pop_front()) return task;
     }
