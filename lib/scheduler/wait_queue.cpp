@@ -70,14 +70,22 @@ inline void link_waiter(wait_queue& queue, waiter& w, const char* what, task_rec
 // timeout scope's, if earlier). Nothing is linked before the timer is set, so running out of
 // memory for it leaves everything as it was. Most waits have no deadline, in a task with no
 // duties: that path makes no call (link_wait_slow() is a tail call), so it saves no registers.
+// link_wait_as() is link_wait() for the running task `self` its caller found (nullptr outside
+// any task); it tells whether the wait took that common path.
+inline bool link_wait_as(task_record* self, wait_queue& queue, waiter& w, const char* what,
+                         bool interruptible, time_point deadline) {
+    if (!self || duties_of(self) != 0 || deadline != time_point::max()) [[unlikely]] {
+        link_wait_slow(queue, w, what, interruptible, deadline);
+        return false;
+    }
+    self->interruptible = interruptible;
+    link_waiter(queue, w, what, self);
+    return true;
+}
 inline void link_wait(wait_queue& queue, waiter& w, const char* what, bool interruptible,
                       time_point deadline) {
     worker* wk = task_worker();
-    task_record* self = wk ? wk->running() : nullptr;
-    if (!self || duties_of(self) != 0 || deadline != time_point::max()) [[unlikely]]
-        return link_wait_slow(queue, w, what, interruptible, deadline);
-    self->interruptible = interruptible;
-    link_waiter(queue, w, what, self);
+    (void)link_wait_as(wk ? wk->running() : nullptr, queue, w, what, interruptible, deadline);
 }
 
 // thread_wait_marker() is the task a thread's waiter names (waiter::task, beside
@@ -305,12 +313,8 @@ wake_outcome end_wait(waiter& w, held_locks handed) {
 wake_outcome wait_in(wait_queue& queue, waiter& w, const char* what) {
     worker* const wk = task_worker();
     task_record* const self = wk ? wk->running() : nullptr;
-    if (!self || duties_of(self) != 0) [[unlikely]] {
-        link_wait_slow(queue, w, what, true, time_point::max());
+    if (!link_wait_as(self, queue, w, what, true, time_point::max())) [[unlikely]]
         return end_wait(w);
-    }
-    self->interruptible = true;
-    link_waiter(queue, w, what, self);
     // Without duties the task is on a scheduler of one worker (several set duty_shared), so
     // `wk` is its main worker, which end_wait() would reach through the task.
     wk->park();
