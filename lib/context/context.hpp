@@ -27,23 +27,22 @@ void spindle_context_make(spindle::detail::context_record* record, void* stack_t
 
 namespace spindle::detail {
 
-// switch_context() leaves the running context (saved into `from`) for `to` and returns the
+// switch_context_from() leaves the running context (saved into `from`) for `to` and returns the
 // argument of the switch that eventually comes back; it tells the sanitizers when they are in
-// the build. `leaving_for_good` marks a final switch (a finished fiber).
-inline void* switch_context(context_record& from, context_record& to, void* arg,
-                            bool leaving_for_good = false) noexcept {
+// the build. `thread` is this thread's switch state, which a caller that reads it before the
+// switch passes on (one thread-local lookup per switch, not one per field); nothing reads it
+// after. `leaving_for_good` marks a final switch (a finished fiber).
+inline void* switch_context_from(thread_switch_state& thread, context_record& from,
+                                 context_record& to, void* arg,
+                                 bool leaving_for_good = false) noexcept {
     if (sanitizer_runtime()) [[unlikely]]
         return switch_context_annotated(from, to, arg, leaving_for_good);
-    return switch_context_unannotated(from, to, arg, thread_exception_state());
-}
-
-// switch_context_from() is switch_context() by a caller that found this thread's switch state
-// before the switch (and reads nothing of it after): one thread-local lookup per switch, not one
-// per field.
-inline void* switch_context_from(thread_switch_state& thread, context_record& from,
-                                 context_record& to, void* arg) noexcept {
-    if (sanitizer_runtime()) [[unlikely]] return switch_context_annotated(from, to, arg, false);
     return switch_context_unannotated(from, to, arg, thread_exception_state(thread));
+}
+// switch_context() is switch_context_from() for a caller that has not looked the state up.
+inline void* switch_context(context_record& from, context_record& to, void* arg,
+                            bool leaving_for_good = false) noexcept {
+    return switch_context_from(switch_state(), from, to, arg, leaving_for_good);
 }
 
 // set_first_switch_hook() names a function that runs on each thread before its first switch
