@@ -71,7 +71,8 @@ public:
 
     void release(const stack_memory& stack) noexcept {
         const stack_class key{stack.writable(), stack.guarded};
-        const std::size_t warm_limit = warm_limit_for(stack.writable());
+        const std::size_t warm_limit =
+            std::max(kept_stacks_minimum, kept_bytes_per_size / stack.writable());
         // The list is LIFO, so a stack kept while the class holds fewer than warm_limit stays
         // below that depth until it is taken again: at most warm_limit stacks keep their pages.
         const std::size_t held = free_stacks_.count(key);
@@ -115,17 +116,6 @@ private:
         return node->stack;
     }
 
-    // warm_limit_for() is how many free stacks of `writable` bytes keep their pages. It divides
-    // only when the size differs from the last one it saw, so a program that frees stacks of one
-    // size makes no division per release.
-    std::size_t warm_limit_for(std::size_t writable) noexcept {
-        if (writable != warm_limit_size_) [[unlikely]] {
-            warm_limit_ = std::max(kept_stacks_minimum, kept_bytes_per_size / writable);
-            warm_limit_size_ = writable;
-        }
-        return warm_limit_;
-    }
-
     // trim() gives every cached stack back to the system; it tells whether there was any.
     bool trim() noexcept {
         std::uint64_t unmapped = 0;
@@ -141,8 +131,6 @@ private:
     static constexpr std::size_t max_classes = 16;
     size_class_cache<stack_class, free_stack, max_classes> free_stacks_;
     stack_pool_statistics stats_;
-    std::size_t warm_limit_size_ = 0;  // the writable size warm_limit_ is for
-    std::size_t warm_limit_ = 0;
 };
 
 thread_local stack_pool pool;
