@@ -262,12 +262,12 @@ TEST_CASE("several workers: a sender that yields while every other worker spins 
                     spinning.fetch_add(1);
                     return spindle_test::spin_until([&] { return sent.load(); });
                 }));
-            while (spindle::this_scheduler_statistics().tasks_waiting < 1) this_fiber::yield();
+            const bool parked = spindle_test::until_waiting(1);
             ch.send(9);
             sent = true;
             bool all = true;
             for (auto& spinner : spinners) all = spinner.join() && all;
-            return all && receiver.join() == 9;
+            return parked && all && receiver.join() == 9;
         });
         s.run();
         CHECK(sender.join());
